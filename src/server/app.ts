@@ -1,0 +1,121 @@
+/**
+ * The HTTP server: Fastify with request ids, structured logs, Prometheus metrics, a strict body
+ * policy, and every module's routes under their prefixes.
+ */
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Clock } from '../core/clock.ts';
+import type { ServerConfig } from '../core/config.ts';
+import { MloopError } from '../core/errors.ts';
+import { newUuid } from '../core/ids.ts';
+import { registryMlflowRoutes } from '../registry/mlflow-routes.ts';
+import { registryRoutes } from '../registry/routes.ts';
+import type { BlobStore, MetadataStore } from '../storage/ports.ts';
+import { trackingArtifactRoutes } from '../tracking/artifact-routes.ts';
+import { trackingMlflowRoutes } from '../tracking/mlflow-routes.ts';
+import { trackingRoutes } from '../tracking/routes.ts';
+import { mlflowErrorHandler, problemErrorHandler } from './errors.ts';
+import { parseJsonBody } from './json-body.ts';
+import { installHttpMetrics } from './metrics.ts';
+import { createServices, type Services } from './services.ts';
+
+/** What the app is built from. Stores are opened and migrated by the caller. */
+export interface AppDeps {
+  readonly config: Pick<ServerConfig, 'bodyLimitBytes' | 'maxArtifactBytes'>;
+  readonly metadata: MetadataStore;
+  readonly blobs: BlobStore;
+  readonly clock: Clock;
+  readonly logger: Logger;
+}
+
+/** The built app with its services (tests reach into them). */
+export interface App {
+  readonly http: FastifyInstance;
+  readonly services: Services;
+}
+
+const REQUEST_ID_HEADER = 'x-request-id';
+
+/** Builds the Fastify app; call `listen` on `http` to serve. */
+export async function buildApp(deps: AppDeps): Promise<App> {
+  const http = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    bodyLimit: deps.config.bodyLimitBytes,
+    requestIdHeader: REQUEST_ID_HEADER,
+    genReqId: () => newUuid(),
+    disableRequestLogging: false,
+    return503OnClosing: true,
+    forceCloseConnections: false,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1000 },
+  });
+  const services = createServices(deps);
+
+  // Only JSON is a request body here; text/plain (the form-post CSRF vector) gets 415.
+  http.removeAllContentTypeParsers();
+  http.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    try {
+      done(null, parseJsonBody(body as string));
+    } catch (error) {
+      done(error as Error, undefined);
+    }
+  });
+  http.addHook('onSend', async (request, reply) => {
+    void reply.header(REQUEST_ID_HEADER, request.id);
+  });
+
+  const metrics = installHttpMetrics(http);
+  http.setErrorHandler(problemErrorHandler);
+  http.setNotFoundHandler((request, reply) =>
+    problemErrorHandler(new MloopError('ENDPOINT_NOT_FOUND', `no route for ${request.method} ${request.url}`), request, reply),
+  );
+
+  http.get('/healthz', async () => ({ status: 'ok' }));
+  http.get('/readyz', async (_request, reply) => {
+    const checks: Record<string, string> = {};
+    for (const [name, probe] of [
+      ['metadata', () => deps.metadata.ping()],
+      ['artifacts', () => deps.blobs.ping()],
+    ] as const) {
+      try {
+        await probe();
+        checks[name] = 'ok';
+      } catch (error) {
+        checks[name] = `unavailable: ${(error as Error).message}`;
+      }
+    }
+    const ready = Object.values(checks).every((v) => v === 'ok');
+    return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks });
+  });
+  http.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
+
+  await http.register(
+    async (mlflow) => {
+      mlflow.setErrorHandler(mlflowErrorHandler);
+      mlflow.setNotFoundHandler((request, reply) =>
+        mlflowErrorHandler(new MloopError('ENDPOINT_NOT_FOUND', `no MLflow endpoint ${request.method} ${request.url}`), request, reply),
+      );
+      await trackingMlflowRoutes(mlflow, services);
+      await registryMlflowRoutes(mlflow, services);
+    },
+    { prefix: '/api/2.0/mlflow' },
+  );
+  await http.register(
+    async (artifacts) => {
+      artifacts.setErrorHandler(mlflowErrorHandler);
+      artifacts.setNotFoundHandler((request, reply) =>
+        mlflowErrorHandler(new MloopError('ENDPOINT_NOT_FOUND', `no MLflow endpoint ${request.method} ${request.url}`), request, reply),
+      );
+      await trackingArtifactRoutes(artifacts, services);
+    },
+    { prefix: '/api/2.0/mlflow-artifacts' },
+  );
+  await http.register(
+    async (v1) => {
+      await trackingRoutes(v1, services);
+      await registryRoutes(v1, services);
+    },
+    { prefix: '/api/v1' },
+  );
+
+  return { http, services };
+}

@@ -1,0 +1,32 @@
+/** The services of every module, built once over the stores and handed to the transports. */
+import type { Clock } from '../core/clock.ts';
+import type { ServerConfig } from '../core/config.ts';
+import type { BlobStore, MetadataStore } from '../storage/ports.ts';
+import { RegistryService } from '../registry/service.ts';
+import { TrackingService } from '../tracking/service.ts';
+
+/** What services are built from. */
+export interface ServiceDeps {
+  readonly metadata: MetadataStore;
+  readonly blobs: BlobStore;
+  readonly clock: Clock;
+  readonly config: Pick<ServerConfig, 'maxArtifactBytes'>;
+}
+
+/** Every module's service. */
+export interface Services {
+  readonly tracking: TrackingService;
+  readonly registry: RegistryService;
+}
+
+/** Builds every service. */
+export function createServices(deps: ServiceDeps): Services {
+  const tracking = new TrackingService({
+    metadata: deps.metadata,
+    blobs: deps.blobs,
+    clock: deps.clock,
+    maxArtifactBytes: deps.config.maxArtifactBytes,
+  });
+  const registry = new RegistryService({ metadata: deps.metadata, clock: deps.clock, tracking });
+  return { tracking, registry };
+}

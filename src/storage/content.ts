@@ -1,0 +1,46 @@
+/**
+ * Content addressing over any {@link BlobStore}: a blob is written once under a temporary key, named
+ * by the sha256 of its bytes, then moved to `cas/<aa>/<sha256>`. Writing the same bytes twice stores
+ * them once.
+ */
+import type { Readable } from 'node:stream';
+import { isSha256Hex } from '../core/hashing.ts';
+import { invalidParam } from '../core/errors.ts';
+import { newUuid } from '../core/ids.ts';
+import type { BlobStore, PutOptions } from './ports.ts';
+
+const CAS_PREFIX = 'cas';
+const STAGING_PREFIX = 'staging';
+
+/** The blob key of content with the given sha256. */
+export function contentKey(sha256: string): string {
+  if (!isSha256Hex(sha256)) throw invalidParam('sha256', `expected 64 lowercase hex characters, got ${JSON.stringify(sha256)}`);
+  return `${CAS_PREFIX}/${sha256.slice(0, 2)}/${sha256}`;
+}
+
+/** What {@link putContent} reports. */
+export interface ContentRef {
+  readonly sha256: string;
+  readonly size: number;
+  readonly key: string;
+  /** False when identical content was already stored and nothing new was kept. */
+  readonly created: boolean;
+}
+
+/** Stores `body` by content; returns its sha256 and key. */
+export async function putContent(blobs: BlobStore, body: Readable | Uint8Array, options?: PutOptions): Promise<ContentRef> {
+  const staging = `${STAGING_PREFIX}/${newUuid()}`;
+  const written = await blobs.put(staging, body, options);
+  const key = contentKey(written.sha256);
+  if (await blobs.stat(key)) {
+    await blobs.delete(staging);
+    return { sha256: written.sha256, size: written.size, key, created: false };
+  }
+  await blobs.move(staging, key);
+  return { sha256: written.sha256, size: written.size, key, created: true };
+}
+
+/** Streams the content with the given sha256. */
+export function getContent(blobs: BlobStore, sha256: string): Promise<Readable> {
+  return blobs.get(contentKey(sha256));
+}

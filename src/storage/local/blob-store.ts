@@ -1,0 +1,202 @@
+/** The embedded blob store: a local directory. Writes go to a temporary file, are synced, then renamed. */
+import { createReadStream, createWriteStream, type ReadStream } from 'node:fs';
+import { lstat, mkdir, open, readdir, realpath, rename, rm, stat, unlink } from 'node:fs/promises';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { MloopError, notFound } from '../../core/errors.ts';
+import { HashingStream } from '../../core/hashing.ts';
+import { newUuid } from '../../core/ids.ts';
+import { safeRelativePath } from '../../core/paths.ts';
+import type { BlobEntry, BlobInfo, BlobStore, PutOptions, PutResult } from '../ports.ts';
+import { limitBytes } from '../stream-limit.ts';
+
+const TMP_DIR = '.tmp';
+
+/** {@link BlobStore} on a local directory. */
+export class LocalBlobStore implements BlobStore {
+  readonly kind = 'local' as const;
+  readonly location: string;
+  readonly #root: string;
+
+  constructor(root: string) {
+    this.#root = resolve(root);
+    this.location = this.#root;
+  }
+
+  /** Creates the root and removes temporary files left by a crash. */
+  async init(): Promise<this> {
+    await mkdir(this.#root, { recursive: true });
+    await rm(join(this.#root, TMP_DIR), { recursive: true, force: true });
+    await mkdir(join(this.#root, TMP_DIR), { recursive: true });
+    return this;
+  }
+
+  /**
+   * Maps a key to a file path, refusing anything that would resolve outside the root — by its text or
+   * through a symbolic link on the way.
+   */
+  async #path(key: string, allowRoot = false): Promise<string> {
+    const clean = safeRelativePath(key, 'path', { allowEmpty: allowRoot });
+    if (clean === TMP_DIR || clean.startsWith(`${TMP_DIR}/`)) {
+      throw new MloopError('INVALID_PARAMETER_VALUE', `path: ${JSON.stringify(key)} is reserved`);
+    }
+    const full = resolve(this.#root, clean);
+    if (full !== this.#root && !full.startsWith(this.#root + sep)) {
+      throw new MloopError('INVALID_PARAMETER_VALUE', `path: ${JSON.stringify(key)} is outside the artifact root`);
+    }
+    await this.#assertNoLinkEscape(full);
+    return full;
+  }
+
+  /** Walks up from `full` to the first existing ancestor and checks its real path is inside the root. */
+  async #assertNoLinkEscape(full: string): Promise<void> {
+    let probe = full;
+    for (;;) {
+      try {
+        const real = await realpath(probe);
+        const rootReal = await realpath(this.#root);
+        if (real !== rootReal && !real.startsWith(rootReal + sep)) {
+          throw new MloopError('INVALID_PARAMETER_VALUE', 'path: resolves outside the artifact root');
+        }
+        return;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+        if (probe === this.#root) return;
+        probe = dirname(probe);
+      }
+    }
+  }
+
+  async put(key: string, body: Readable | Uint8Array, options: PutOptions = {}): Promise<PutResult> {
+    const target = await this.#path(key);
+    const tmp = join(this.#root, TMP_DIR, newUuid());
+    const hashing = new HashingStream();
+    const source = body instanceof Readable ? body : Readable.from([body]);
+    try {
+      const out = createWriteStream(tmp, { flags: 'wx' });
+      await pipeline(source, limitBytes(options.maxBytes), hashing, out);
+      const handle = await open(tmp, 'r');
+      try {
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await mkdir(dirname(target), { recursive: true });
+      const existing = await lstat(target).catch(() => undefined);
+      if (existing?.isDirectory()) {
+        throw new MloopError('INVALID_PARAMETER_VALUE', `path: ${JSON.stringify(key)} is a directory`);
+      }
+      await rename(tmp, target);
+      await syncDir(dirname(target));
+    } catch (error) {
+      await unlink(tmp).catch(() => undefined);
+      if ((error as NodeJS.ErrnoException).code === 'ENOTDIR' || (error as NodeJS.ErrnoException).code === 'EEXIST') {
+        throw new MloopError('INVALID_PARAMETER_VALUE', `path: ${JSON.stringify(key)} conflicts with an existing file`, {
+          cause: error,
+        });
+      }
+      throw error;
+    }
+    return { key: safeRelativePath(key, 'path'), size: hashing.bytes, sha256: hashing.digest() };
+  }
+
+  async get(key: string): Promise<Readable> {
+    const path = await this.#path(key);
+    const info = await stat(path).catch(() => undefined);
+    if (!info?.isFile()) throw notFound(`no artifact at ${JSON.stringify(key)}`);
+    const stream: ReadStream = createReadStream(path);
+    return stream;
+  }
+
+  async stat(key: string): Promise<BlobInfo | undefined> {
+    const path = await this.#path(key);
+    const info = await stat(path).catch(() => undefined);
+    if (!info?.isFile()) return undefined;
+    return { key: safeRelativePath(key, 'path'), size: info.size };
+  }
+
+  async list(prefix: string): Promise<BlobEntry[]> {
+    const dir = await this.#path(prefix, true);
+    const clean = safeRelativePath(prefix, 'path', { allowEmpty: true });
+    const entries = await readdir(dir, { withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return [];
+      throw error;
+    });
+    const out: BlobEntry[] = [];
+    for (const entry of entries) {
+      if (clean === '' && entry.name === TMP_DIR) continue;
+      const key = clean === '' ? entry.name : `${clean}/${entry.name}`;
+      if (entry.isDirectory()) out.push({ key, isDir: true });
+      else if (entry.isFile()) out.push({ key, isDir: false, size: (await stat(join(dir, entry.name))).size });
+    }
+    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  async *listAll(prefix: string): AsyncIterable<BlobInfo> {
+    for (const entry of await this.list(prefix)) {
+      if (entry.isDir) yield* this.listAll(entry.key);
+      else yield { key: entry.key, size: entry.size ?? 0 };
+    }
+  }
+
+  async delete(key: string): Promise<boolean> {
+    const path = await this.#path(key);
+    const info = await lstat(path).catch(() => undefined);
+    if (!info?.isFile()) return false;
+    await unlink(path);
+    await syncDir(dirname(path));
+    return true;
+  }
+
+  async deletePrefix(prefix: string): Promise<number> {
+    const dir = await this.#path(prefix, true);
+    let count = 0;
+    for await (const _ of this.listAll(prefix)) count++;
+    if (safeRelativePath(prefix, 'path', { allowEmpty: true }) === '') {
+      for (const entry of await readdir(dir)) if (entry !== TMP_DIR) await rm(join(dir, entry), { recursive: true, force: true });
+    } else {
+      await rm(dir, { recursive: true, force: true });
+    }
+    return count;
+  }
+
+  async move(from: string, to: string): Promise<void> {
+    const source = await this.#path(from);
+    const target = await this.#path(to);
+    const info = await stat(source).catch(() => undefined);
+    if (!info?.isFile()) throw notFound(`no artifact at ${JSON.stringify(from)}`);
+    await mkdir(dirname(target), { recursive: true });
+    await rename(source, target);
+    await syncDir(dirname(target));
+  }
+
+  async ping(): Promise<void> {
+    const probe = join(this.#root, TMP_DIR, `ping-${newUuid()}`);
+    const handle = await open(probe, 'wx');
+    await handle.close();
+    await unlink(probe);
+  }
+
+  async close(): Promise<void> {}
+
+  /** The root directory (for tests that check nothing escaped it). */
+  get root(): string {
+    return this.#root;
+  }
+
+  /** Relative key of an absolute path inside the root. */
+  keyOf(path: string): string {
+    return relative(this.#root, path).split(sep).join('/');
+  }
+}
+
+/** fsyncs a directory so that a rename in it is durable. */
+async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}

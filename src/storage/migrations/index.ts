@@ -1,0 +1,18 @@
+/**
+ * Versioned migrations of the metadata database, applied in name order. A migration, once released,
+ * is never edited: changes come as a new migration.
+ */
+import type { Migration } from 'kysely';
+import type { SqlDialect } from '../ports.ts';
+import { foundation } from './0001-foundation.ts';
+import { tracking } from './0002-tracking.ts';
+import { registry } from './0003-registry.ts';
+
+/** Every migration, by name, for the given dialect. */
+export function migrationsFor(dialect: SqlDialect): Record<string, Migration> {
+  return {
+    '0001-foundation': foundation(dialect),
+    '0002-tracking': tracking(dialect),
+    '0003-registry': registry(dialect),
+  };
+}

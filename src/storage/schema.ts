@@ -1,0 +1,180 @@
+/**
+ * The shape of the metadata database, as Kysely sees it. The tables are created by the versioned
+ * migrations in `./migrations/`; each module queries only its own tables, from its `store.ts`.
+ *
+ * Timestamps are integer milliseconds since the Unix epoch. Booleans are integers 0/1 so that one
+ * query works on every dialect.
+ */
+import type { Generated } from 'kysely';
+
+/** Namespaces: every resource belongs to one. */
+export interface ProjectsTable {
+  name: string;
+  description: string | null;
+  created_at: number;
+}
+
+/** tracking: MLflow experiments. */
+export interface ExperimentsTable {
+  experiment_id: Generated<number>;
+  project: string;
+  name: string;
+  artifact_location: string;
+  lifecycle_stage: string;
+  creation_time: number;
+  last_update_time: number;
+}
+
+/** tracking: experiment tags. */
+export interface ExperimentTagsTable {
+  experiment_id: number;
+  key: string;
+  value: string;
+}
+
+/** tracking: runs. */
+export interface RunsTable {
+  run_uuid: string;
+  experiment_id: number;
+  run_name: string;
+  user_id: string;
+  status: string;
+  start_time: number;
+  end_time: number | null;
+  lifecycle_stage: string;
+  artifact_uri: string;
+  deleted_time: number | null;
+}
+
+/** tracking: run params (immutable once logged). */
+export interface ParamsTable {
+  run_uuid: string;
+  key: string;
+  value: string;
+}
+
+/** tracking: run tags. */
+export interface TagsTable {
+  run_uuid: string;
+  key: string;
+  value: string;
+}
+
+/** tracking: every logged metric point. `value` is 0 when `is_nan` is 1. */
+export interface MetricsTable {
+  run_uuid: string;
+  key: string;
+  value: number;
+  is_nan: number;
+  timestamp: number;
+  step: number;
+}
+
+/** tracking: the latest point of each metric of a run (max step, then timestamp, then value). */
+export interface LatestMetricsTable {
+  run_uuid: string;
+  key: string;
+  value: number;
+  is_nan: number;
+  timestamp: number;
+  step: number;
+}
+
+/** tracking: datasets referenced by `log-inputs`. */
+export interface DatasetsTable {
+  dataset_uuid: string;
+  experiment_id: number;
+  name: string;
+  digest: string;
+  dataset_source_type: string;
+  dataset_source: string;
+  dataset_schema: string | null;
+  dataset_profile: string | null;
+}
+
+/** tracking: which dataset was an input of which run. */
+export interface InputsTable {
+  input_uuid: string;
+  source_type: string;
+  source_id: string;
+  destination_type: string;
+  destination_id: string;
+}
+
+/** tracking: tags on an input (e.g. `mlflow.data.context`). */
+export interface InputTagsTable {
+  input_uuid: string;
+  name: string;
+  value: string;
+}
+
+/** registry: registered models; `id` is a surrogate so renames touch one row. */
+export interface RegisteredModelsTable {
+  id: Generated<number>;
+  project: string;
+  name: string;
+  description: string | null;
+  creation_time: number;
+  last_updated_time: number;
+  /** Highest version number ever assigned; versions are numbered from it. */
+  last_version: number;
+}
+
+/** registry: tags on registered models. */
+export interface RegisteredModelTagsTable {
+  model_id: number;
+  key: string;
+  value: string;
+}
+
+/** registry: aliases pointing at versions. */
+export interface RegisteredModelAliasesTable {
+  model_id: number;
+  alias: string;
+  version: number;
+}
+
+/** registry: model versions. */
+export interface ModelVersionsTable {
+  model_id: number;
+  version: number;
+  description: string | null;
+  user_id: string | null;
+  current_stage: string;
+  source: string;
+  storage_location: string;
+  run_id: string | null;
+  run_link: string | null;
+  status: string;
+  status_message: string | null;
+  creation_time: number;
+  last_updated_time: number;
+}
+
+/** registry: tags on model versions. */
+export interface ModelVersionTagsTable {
+  model_id: number;
+  version: number;
+  key: string;
+  value: string;
+}
+
+/** Every table of the metadata database. */
+export interface Database {
+  projects: ProjectsTable;
+  experiments: ExperimentsTable;
+  experiment_tags: ExperimentTagsTable;
+  runs: RunsTable;
+  params: ParamsTable;
+  tags: TagsTable;
+  metrics: MetricsTable;
+  latest_metrics: LatestMetricsTable;
+  datasets: DatasetsTable;
+  inputs: InputsTable;
+  input_tags: InputTagsTable;
+  registered_models: RegisteredModelsTable;
+  registered_model_tags: RegisteredModelTagsTable;
+  registered_model_aliases: RegisteredModelAliasesTable;
+  model_versions: ModelVersionsTable;
+  model_version_tags: ModelVersionTagsTable;
+}
