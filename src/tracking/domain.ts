@@ -1,0 +1,90 @@
+/**
+ * Tracking's domain types, in MLflow's wire shape (snake_case, ids as strings, times in ms) so that
+ * the MLflow-compatible routes pass them through unchanged.
+ */
+
+/** Lifecycle of experiments and runs. */
+export type LifecycleStage = 'active' | 'deleted';
+
+/** MLflow run statuses. */
+export const RUN_STATUSES = ['RUNNING', 'SCHEDULED', 'FINISHED', 'FAILED', 'KILLED'] as const;
+/** A run status. */
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+/** A key/value tag. */
+export interface Tag {
+  key: string;
+  value: string;
+}
+
+/** An experiment. */
+export interface Experiment {
+  experiment_id: string;
+  name: string;
+  artifact_location: string;
+  lifecycle_stage: LifecycleStage;
+  last_update_time: number;
+  creation_time: number;
+  tags: Tag[];
+}
+
+/** One metric point. `value` may be NaN or ±Infinity. */
+export interface Metric {
+  key: string;
+  value: number;
+  timestamp: number;
+  step: number;
+}
+
+/** A run parameter. */
+export interface Param {
+  key: string;
+  value: string;
+}
+
+/** The identifying part of a run. `run_uuid` repeats `run_id` for old clients. */
+export interface RunInfo {
+  run_id: string;
+  run_uuid: string;
+  run_name: string;
+  experiment_id: string;
+  user_id: string;
+  status: RunStatus;
+  start_time: number;
+  end_time?: number;
+  artifact_uri: string;
+  lifecycle_stage: LifecycleStage;
+}
+
+/** What was logged to a run (metrics are the latest point of each key). */
+export interface RunData {
+  metrics: Metric[];
+  params: Param[];
+  tags: Tag[];
+}
+
+/** A dataset as MLflow's `log-inputs` describes it. */
+export interface Dataset {
+  name: string;
+  digest: string;
+  source_type: string;
+  source: string;
+  schema?: string;
+  profile?: string;
+}
+
+/** A dataset used by a run, with tags such as `mlflow.data.context`. */
+export interface DatasetInput {
+  tags: Tag[];
+  dataset: Dataset;
+}
+
+/** A run. */
+export interface Run {
+  info: RunInfo;
+  data: RunData;
+  inputs: { dataset_inputs: DatasetInput[] };
+}
+
+/** Which lifecycle stages a search includes. */
+export type ViewType = 'ACTIVE_ONLY' | 'DELETED_ONLY' | 'ALL';
