@@ -1,6 +1,6 @@
 /** What every CLI command gets: the client for `--url` and the output options. */
 import type { Command } from 'commander';
-import { MloopClient } from '../sdk/client.ts';
+import { MloopApi } from '../sdk/client.ts';
 
 /** Default server URL when neither `--url` nor `MLOOP_URL` is given. */
 export const DEFAULT_URL = 'http://127.0.0.1:7070';
@@ -14,6 +14,6 @@ export function withClientOptions(command: Command): Command {
 }
 
 /** The client for a command's `--url` and `--project`. */
-export function clientOf(options: { url: string; project?: string }): MloopClient {
-  return new MloopClient({ url: options.url, project: options.project });
+export function clientOf(options: { url: string; project?: string }): MloopApi {
+  return new MloopApi({ url: options.url, project: options.project });
 }

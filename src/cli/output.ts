@@ -11,9 +11,9 @@ export function print<T>(data: T, options: OutputOptions, render: (data: T) => s
 }
 
 /** An aligned text table. */
-export function table(rows: readonly Record<string, unknown>[], columns: readonly string[]): string {
+export function table(rows: readonly object[], columns: readonly string[]): string {
   if (rows.length === 0) return '(none)';
-  const cells = rows.map((row) => columns.map((c) => formatCell(row[c])));
+  const cells = rows.map((row) => columns.map((c) => formatCell((row as Record<string, unknown>)[c])));
   const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((r) => r[i].length)));
   const line = (values: readonly string[]) => values.map((v, i) => v.padEnd(widths[i])).join('  ').trimEnd();
   return [line(columns.map((c) => c.toUpperCase())), ...cells.map(line)].join('\n');

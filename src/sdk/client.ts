@@ -1,4 +1,5 @@
 /** The TypeScript client of mloop's own API (`/api/v1`). The CLI is built on it. */
+import type { Experiment, Metric, Run } from '../tracking/domain.ts';
 
 /** An error answered by the server (RFC 9457 problem details) or a failure to reach it. */
 export class MloopClientError extends Error {
@@ -67,6 +68,81 @@ export class MloopClient {
     }
     return parsed as T;
   }
+}
+
+/** A page of results with the token of the next page. */
+export interface Page {
+  readonly next_page_token?: string;
+}
+
+/** Search options shared by list calls. */
+export interface ListOptions {
+  readonly filter?: string;
+  readonly orderBy?: readonly string[];
+  readonly maxResults?: number;
+  readonly pageToken?: string;
+  readonly viewType?: 'ACTIVE_ONLY' | 'DELETED_ONLY' | 'ALL';
+}
+
+/** The typed operations of the tracking and registry APIs. */
+export class MloopApi extends MloopClient {
+  listExperiments(options: ListOptions = {}): Promise<{ experiments: Experiment[] } & Page> {
+    return this.request('GET', '/experiments', { query: listQuery(options) });
+  }
+
+  createExperiment(input: { name: string; artifact_location?: string; tags?: Record<string, string> }): Promise<Experiment> {
+    return this.request('POST', '/experiments', { body: input });
+  }
+
+  getExperiment(id: string): Promise<Experiment> {
+    return this.request('GET', `/experiments/${encodeURIComponent(id)}`);
+  }
+
+  listRuns(experimentIds: readonly string[], options: ListOptions = {}): Promise<{ runs: Run[] } & Page> {
+    return this.request('GET', '/runs', { query: { experiment_id: experimentIds, ...listQuery(options) } });
+  }
+
+  getRun(id: string): Promise<Run> {
+    return this.request('GET', `/runs/${encodeURIComponent(id)}`);
+  }
+
+  getMetricHistory(runId: string, key: string): Promise<{ metrics: Metric[] }> {
+    return this.request('GET', `/runs/${encodeURIComponent(runId)}/metrics/${encodeURIComponent(key)}`);
+  }
+
+  listModels(options: ListOptions = {}): Promise<{ models: Record<string, unknown>[] } & Page> {
+    return this.request('GET', '/models', { query: listQuery(options) });
+  }
+
+  getModel(name: string): Promise<Record<string, unknown>> {
+    return this.request('GET', `/models/${encodeURIComponent(name)}`);
+  }
+
+  listModelVersions(name: string): Promise<{ versions: Record<string, unknown>[] }> {
+    return this.request('GET', `/models/${encodeURIComponent(name)}/versions`);
+  }
+
+  setAlias(name: string, alias: string, version: string): Promise<Record<string, unknown>> {
+    return this.request('PUT', `/models/${encodeURIComponent(name)}/aliases/${encodeURIComponent(alias)}`, { body: { version } });
+  }
+
+  getAlias(name: string, alias: string): Promise<Record<string, unknown>> {
+    return this.request('GET', `/models/${encodeURIComponent(name)}/aliases/${encodeURIComponent(alias)}`);
+  }
+
+  deleteAlias(name: string, alias: string): Promise<void> {
+    return this.request('DELETE', `/models/${encodeURIComponent(name)}/aliases/${encodeURIComponent(alias)}`);
+  }
+}
+
+function listQuery(options: ListOptions): Query {
+  return {
+    filter: options.filter,
+    order_by: options.orderBy,
+    max_results: options.maxResults,
+    page_token: options.pageToken,
+    view_type: options.viewType,
+  };
 }
 
 function safeJson(text: string): unknown {

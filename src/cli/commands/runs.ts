@@ -1,7 +1,75 @@
-/** `mloop runs` commands. */
+/** `mloop runs list|get`. */
 import type { Command } from 'commander';
+import type { Run } from '../../tracking/domain.ts';
+import { clientOf, withClientOptions } from '../context.ts';
+import { keyValues, print, table } from '../output.ts';
+import { parseIntOption, type ClientOptions } from './options.ts';
 
 /** Registers `mloop runs ...`. */
 export function registerRunCommands(program: Command): void {
-  program.command('runs').description('runs (to be filled)');
+  const runs = program.command('runs').description('runs of the tracking server');
+
+  withClientOptions(runs.command('list'))
+    .description('search runs of one or more experiments')
+    .option('-e, --experiment <id...>', 'experiment ids', ['0'])
+    .option('--filter <expr>', 'MLflow filter, e.g. "metrics.rmse < 0.5 AND params.model = \'gbt\'"')
+    .option('--order-by <clause...>', 'e.g. "metrics.rmse ASC"')
+    .option('--max-results <n>', 'page size', parseIntOption('--max-results'))
+    .option('--page-token <token>', 'token of the page to fetch')
+    .option('--all', 'include deleted runs')
+    .action(
+      async (
+        options: ClientOptions & { experiment: string[]; filter?: string; orderBy?: string[]; maxResults?: number; pageToken?: string; all?: boolean },
+      ) => {
+        const page = await clientOf(options).listRuns(options.experiment, {
+          filter: options.filter,
+          orderBy: options.orderBy,
+          maxResults: options.maxResults,
+          pageToken: options.pageToken,
+          viewType: options.all ? 'ALL' : undefined,
+        });
+        print(page, options, (p) => {
+          const rows = p.runs.map((r) => ({
+            run_id: r.info.run_id,
+            name: r.info.run_name,
+            status: r.info.status,
+            started: new Date(r.info.start_time).toISOString(),
+            metrics: r.data.metrics.map((m) => `${m.key}=${formatNumber(m.value)}`).join(' '),
+          }));
+          return table(rows, ['run_id', 'name', 'status', 'started', 'metrics']) + (p.next_page_token ? `\nnext page: --page-token ${p.next_page_token}` : '');
+        });
+      },
+    );
+
+  withClientOptions(runs.command('get'))
+    .description('show one run: info, params, latest metrics, tags, inputs')
+    .argument('<run-id>', 'run id')
+    .action(async (runId: string, options: ClientOptions) => {
+      const run = await clientOf(options).getRun(runId);
+      print(run, options, renderRun);
+    });
+}
+
+function renderRun(run: Run): string {
+  const info = keyValues({
+    run_id: run.info.run_id,
+    name: run.info.run_name,
+    experiment: run.info.experiment_id,
+    status: run.info.status,
+    stage: run.info.lifecycle_stage,
+    started: new Date(run.info.start_time).toISOString(),
+    ended: run.info.end_time ? new Date(run.info.end_time).toISOString() : '',
+    artifact_uri: run.info.artifact_uri,
+  });
+  const params = table(run.data.params, ['key', 'value']);
+  const metrics = table(
+    run.data.metrics.map((m) => ({ ...m, value: formatNumber(m.value) })),
+    ['key', 'value', 'step', 'timestamp'],
+  );
+  const tags = table(run.data.tags.filter((t) => !t.key.startsWith('mlflow.')), ['key', 'value']);
+  return `${info}\n\nPARAMS\n${params}\n\nMETRICS\n${metrics}\n\nTAGS\n${tags}`;
+}
+
+function formatNumber(value: number | string): string {
+  return typeof value === 'number' && Number.isFinite(value) ? String(Number(value.toPrecision(6))) : String(value);
 }
