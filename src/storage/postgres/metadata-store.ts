@@ -11,6 +11,12 @@ export interface PostgresMetadataStoreConfig {
   readonly url: string;
   /** Pool size (default 10). */
   readonly maxConnections?: number;
+  /**
+   * Told about an error on an idle pooled connection (the server restarted, an administrator ended the
+   * session). The pool drops that connection and opens a new one when needed; without a listener such
+   * an error would crash the process.
+   */
+  readonly onIdleError?: (error: Error) => void;
 }
 
 const INT8_OID = 20;
@@ -32,6 +38,7 @@ export class PostgresMetadataStore extends KyselyMetadataStore implements Metada
   constructor(config: PostgresMetadataStoreConfig) {
     super();
     const pool = new pg.Pool({ connectionString: config.url, max: config.maxConnections ?? 10, types });
+    pool.on('error', config.onIdleError ?? (() => undefined));
     this.db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   }
 
