@@ -11,7 +11,7 @@ import { newUuid } from '../core/ids.ts';
 import { registryMlflowRoutes } from '../registry/mlflow-routes.ts';
 import { registryRoutes } from '../registry/routes.ts';
 import type { BlobStore, MetadataStore } from '../storage/ports.ts';
-import { trackingArtifactRoutes } from '../tracking/artifact-routes.ts';
+import { trackingArtifactListRoute, trackingArtifactRoutes } from '../tracking/artifact-routes.ts';
 import { trackingMlflowRoutes } from '../tracking/mlflow-routes.ts';
 import { trackingRoutes } from '../tracking/routes.ts';
 import { mlflowErrorHandler, problemErrorHandler } from './errors.ts';
@@ -96,6 +96,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       );
       await trackingMlflowRoutes(mlflow, services);
       await registryMlflowRoutes(mlflow, services);
+      await trackingArtifactListRoute(mlflow, services);
     },
     { prefix: '/api/2.0/mlflow' },
   );

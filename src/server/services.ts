@@ -3,6 +3,7 @@ import type { Clock } from '../core/clock.ts';
 import type { ServerConfig } from '../core/config.ts';
 import type { BlobStore, MetadataStore } from '../storage/ports.ts';
 import { RegistryService } from '../registry/service.ts';
+import { ArtifactService } from '../tracking/artifacts.ts';
 import { TrackingService } from '../tracking/service.ts';
 
 /** What services are built from. */
@@ -17,6 +18,7 @@ export interface ServiceDeps {
 export interface Services {
   readonly tracking: TrackingService;
   readonly registry: RegistryService;
+  readonly artifacts: ArtifactService;
 }
 
 /** Builds every service. */
@@ -28,5 +30,6 @@ export function createServices(deps: ServiceDeps): Services {
     maxArtifactBytes: deps.config.maxArtifactBytes,
   });
   const registry = new RegistryService({ metadata: deps.metadata, clock: deps.clock, tracking });
-  return { tracking, registry };
+  const artifacts = new ArtifactService({ blobs: deps.blobs, maxArtifactBytes: deps.config.maxArtifactBytes });
+  return { tracking, registry, artifacts };
 }

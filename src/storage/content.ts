@@ -12,6 +12,9 @@ import type { BlobStore, PutOptions } from './ports.ts';
 const CAS_PREFIX = 'cas';
 const STAGING_PREFIX = 'staging';
 
+/** Top-level blob key prefixes owned by content addressing; other writers must stay out of them. */
+export const RESERVED_BLOB_PREFIXES: readonly string[] = [CAS_PREFIX, STAGING_PREFIX];
+
 /** The blob key of content with the given sha256. */
 export function contentKey(sha256: string): string {
   if (!isSha256Hex(sha256)) throw invalidParam('sha256', `expected 64 lowercase hex characters, got ${JSON.stringify(sha256)}`);

@@ -1,8 +1,131 @@
-import type { FastifyInstance } from 'fastify';
+/**
+ * MLflow's proxied artifact routes (`/api/2.0/mlflow-artifacts/artifacts...`) and the run artifact
+ * listing `/api/2.0/mlflow/artifacts/list`, thin over {@link ArtifactService}.
+ */
+import { PassThrough } from 'node:stream';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { invalidParam, isMloopError } from '../core/errors.ts';
+import { requestContext, requestInput, sendMlflowJson } from '../server/http.ts';
+import type { ArtifactService } from './artifacts.ts';
 import type { TrackingService } from './service.ts';
 
-/** MLflow proxied artifact routes (under /api/2.0/mlflow-artifacts). */
-export async function trackingArtifactRoutes(app: FastifyInstance, deps: { tracking: TrackingService }): Promise<void> {
-  void app;
-  void deps;
+/** Buffer between the socket and the blob store: large enough to keep the disk busy, small enough to stay bounded. */
+const UPLOAD_HIGH_WATER_MARK = 1024 * 1024;
+
+const listQuery = z.object({ path: z.string().optional() });
+
+const runListQuery = z
+  .object({
+    run_id: z.string().optional(),
+    run_uuid: z.string().optional(),
+    path: z.string().optional(),
+    page_token: z.string().optional(),
+  })
+  .refine((q) => (q.run_id ?? q.run_uuid ?? '') !== '', { message: "Missing value for required parameter 'run_id'.", path: ['run_id'] });
+
+/**
+ * The artifact path of a `/artifacts/<path>` request. Fastify has decoded the wildcard once;
+ * `ArtifactService` decodes the rest. A raw `#` never reaches the router intact (it ends the path
+ * there), so it is looked for in the raw request target.
+ */
+function wildcardPath(request: FastifyRequest): string {
+  const target = request.raw.url ?? '';
+  const query = target.indexOf('?');
+  if ((query === -1 ? target : target.slice(0, query)).includes('#')) {
+    throw invalidParam('path', `path in ${JSON.stringify(target)} is not allowed: it contains "?" or "#"`);
+  }
+  return (request.params as Record<string, string>)['*'] ?? '';
+}
+
+/** RFC 6266 `Content-Disposition` with an ASCII fallback and the UTF-8 name. */
+function attachment(fileName: string): string {
+  const ascii = fileName.replace(/[^\x20-\x7e]|["\\]/g, '_');
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(fileName)}`;
+}
+
+/** Uploads the request body, streaming; see {@link ArtifactService.upload}. */
+async function upload(request: FastifyRequest, reply: FastifyReply, artifacts: ArtifactService): Promise<FastifyReply> {
+  const path = wildcardPath(request);
+  const lengthHeader = request.headers['content-length'];
+  const declared = lengthHeader === undefined ? undefined : Number(lengthHeader);
+  // The store may abandon its input part-way (413); a pass-through keeps that from destroying the
+  // socket, so the client still receives the error.
+  const raw = request.raw;
+  const body = new PassThrough({ highWaterMark: UPLOAD_HIGH_WATER_MARK });
+  const onClose = () => {
+    if (!raw.complete) body.destroy(new Error('client closed the connection during the upload'));
+  };
+  const onError = (error: Error) => body.destroy(error);
+  raw.once('close', onClose);
+  raw.once('error', onError);
+  try {
+    if (declared === undefined || declared > 0) raw.pipe(body);
+    else body.end();
+    await artifacts.upload(requestContext(request), path, body, Number.isFinite(declared) ? declared : undefined);
+  } catch (error) {
+    raw.unpipe(body);
+    if (!raw.complete) void reply.header('connection', 'close');
+    throw error;
+  } finally {
+    raw.off('close', onClose);
+    raw.off('error', onError);
+  }
+  return sendMlflowJson(reply, {});
+}
+
+/** Registers the proxied artifact routes on `app` (mounted under `/api/2.0/mlflow-artifacts`). */
+export async function trackingArtifactRoutes(app: FastifyInstance, deps: { artifacts: ArtifactService }): Promise<void> {
+  const { artifacts } = deps;
+  // Artifacts are any bytes: accept every content type (and none), and hand the raw stream through.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
+
+  app.get('/artifacts', async (request, reply) => {
+    const query = requestInput(request, listQuery);
+    return sendMlflowJson(reply, { files: await artifacts.list(query.path) });
+  });
+
+  app.put('/artifacts/*', (request, reply) => upload(request, reply, artifacts));
+
+  app.get('/artifacts/*', async (request, reply) => {
+    const download = await artifacts.download(wildcardPath(request));
+    return reply
+      .header('content-type', download.contentType)
+      .header('content-length', String(download.size))
+      .header('content-disposition', attachment(download.fileName))
+      .header('x-content-type-options', 'nosniff')
+      .send(download.stream);
+  });
+
+  app.delete('/artifacts/*', async (request, reply) => {
+    await artifacts.delete(requestContext(request), wildcardPath(request));
+    return sendMlflowJson(reply, {});
+  });
+}
+
+/** Registers `GET /artifacts/list` on `app` (mounted under `/api/2.0/mlflow`). */
+export async function trackingArtifactListRoute(
+  app: FastifyInstance,
+  deps: { artifacts: ArtifactService; tracking: TrackingService },
+): Promise<void> {
+  app.get('/artifacts/list', async (request, reply) => {
+    const query = requestInput(request, runListQuery);
+    const runId = (query.run_id ?? query.run_uuid)!;
+    // Check the path before looking up the run so a traversal attempt is refused as such.
+    if (query.path !== undefined) deps.artifacts.artifactKey(query.path, 'path', true);
+    const run = await deps.tracking.getRun(requestContext(request), runId);
+    const rootUri = run.info.artifact_uri;
+    try {
+      const files = await deps.artifacts.listRun(rootUri, query.path);
+      return sendMlflowJson(reply, { root_uri: rootUri, files });
+    } catch (error) {
+      // A run whose artifacts live elsewhere (not under this server) lists as empty, as MLflow's
+      // proxy does for a location it cannot serve.
+      if (isMloopError(error) && error.fields.some((f) => f.field === 'artifact_uri')) {
+        return sendMlflowJson(reply, { root_uri: rootUri, files: [] });
+      }
+      throw error;
+    }
+  });
 }
