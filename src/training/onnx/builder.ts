@@ -2,7 +2,7 @@
  * A small builder of ONNX models over `onnx-proto`: declare inputs, outputs, initializers and nodes,
  * then serialize. Every exporter of mloop's trainers builds its graph with it.
  */
-import onnxProto from 'onnx-proto';
+import onnxProto, { type onnx as O } from 'onnx-proto';
 
 const { onnx } = onnxProto;
 
@@ -63,10 +63,10 @@ export const DEFAULT_OPSETS: readonly Opset[] = [
 
 /** Builds one ONNX graph. */
 export class OnnxGraphBuilder {
-  readonly #inputs: onnx.IValueInfoProto[] = [];
-  readonly #outputs: onnx.IValueInfoProto[] = [];
-  readonly #initializers: onnx.ITensorProto[] = [];
-  readonly #nodes: onnx.INodeProto[] = [];
+  readonly #inputs: O.IValueInfoProto[] = [];
+  readonly #outputs: O.IValueInfoProto[] = [];
+  readonly #initializers: O.ITensorProto[] = [];
+  readonly #nodes: O.INodeProto[] = [];
   #counter = 0;
 
   constructor(readonly name: string) {}
@@ -137,7 +137,7 @@ export class OnnxGraphBuilder {
   }
 }
 
-function valueInfo(name: string, type: ElemType, shape: readonly Dim[]): onnx.IValueInfoProto {
+function valueInfo(name: string, type: ElemType, shape: readonly Dim[]): O.IValueInfoProto {
   return {
     name,
     type: {
@@ -149,7 +149,7 @@ function valueInfo(name: string, type: ElemType, shape: readonly Dim[]): onnx.IV
   };
 }
 
-function tensor(name: string, value: TensorValue): onnx.ITensorProto {
+function tensor(name: string, value: TensorValue): O.ITensorProto {
   const base = { name, dims: value.dims, dataType: ELEM[value.type] };
   switch (value.type) {
     case 'float':
@@ -163,7 +163,7 @@ function tensor(name: string, value: TensorValue): onnx.ITensorProto {
   }
 }
 
-function attribute(name: string, value: AttributeValue): onnx.IAttributeProto {
+function attribute(name: string, value: AttributeValue): O.IAttributeProto {
   const A = onnx.AttributeProto.AttributeType;
   if (typeof value === 'string') return { name, type: A.STRING, s: new TextEncoder().encode(value) };
   if (typeof value === 'number') return { name, type: A.FLOAT, f: value };
