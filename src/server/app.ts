@@ -47,6 +47,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     return503OnClosing: true,
     forceCloseConnections: false,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1000 },
+    // A URL Fastify cannot decode never reaches a route's error handler; render it like one.
+    frameworkErrors: (error, request, reply) =>
+      (request.url.startsWith('/api/2.0/') ? mlflowErrorHandler : problemErrorHandler)(error, request, reply),
   });
   const services = createServices(deps);
 
