@@ -61,7 +61,9 @@ export class LocalBlobStore implements BlobStore {
         }
         return;
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+        // A missing ancestor, or a file where a directory would be: keep walking up to what exists.
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code !== 'ENOENT' && code !== 'ENOTDIR') throw error;
         if (probe === this.#root) return;
         probe = dirname(probe);
       }
@@ -134,7 +136,11 @@ export class LocalBlobStore implements BlobStore {
   }
 
   async *listAll(prefix: string): AsyncIterable<BlobInfo> {
-    for (const entry of await this.list(prefix)) {
+    // Every key under directory `d` starts with `d/`, so ordering a directory as `d/` among its
+    // siblings keeps the depth-first walk in the order of full keys (`a/b.txt` before `a/b/c`).
+    const entries = (await this.list(prefix)).map((entry) => ({ entry, order: entry.isDir ? `${entry.key}/` : entry.key }));
+    entries.sort((a, b) => (a.order < b.order ? -1 : a.order > b.order ? 1 : 0));
+    for (const { entry } of entries) {
       if (entry.isDir) yield* this.listAll(entry.key);
       else yield { key: entry.key, size: entry.size ?? 0 };
     }
@@ -155,7 +161,8 @@ export class LocalBlobStore implements BlobStore {
     for await (const _ of this.listAll(prefix)) count++;
     if (safeRelativePath(prefix, 'path', { allowEmpty: true }) === '') {
       for (const entry of await readdir(dir)) if (entry !== TMP_DIR) await rm(join(dir, entry), { recursive: true, force: true });
-    } else {
+    } else if ((await lstat(dir).catch(() => undefined))?.isDirectory()) {
+      // Only a directory is a prefix: a blob at this key is not "under" it and stays.
       await rm(dir, { recursive: true, force: true });
     }
     return count;

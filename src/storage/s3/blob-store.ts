@@ -138,16 +138,20 @@ export class S3BlobStore implements BlobStore {
 
   async *listAll(prefix: string): AsyncIterable<BlobInfo> {
     const dirPrefix = this.#dirPrefix(prefix);
+    // S3 lists in UTF-8 byte order, some compatible servers in no set order; collecting and sorting
+    // gives every backend the order of `list` (UTF-16 code units). Keys are small next to blobs.
+    const blobs: BlobInfo[] = [];
     let token: string | undefined;
     do {
       const page: ListObjectsV2CommandOutput = await this.#client.send(
         new ListObjectsV2Command({ Bucket: this.#bucket, Prefix: dirPrefix, ContinuationToken: token }),
       );
       for (const object of page.Contents ?? []) {
-        if (object.Key) yield { key: this.#blobKey(object.Key), size: object.Size ?? 0 };
+        if (object.Key) blobs.push({ key: this.#blobKey(object.Key), size: object.Size ?? 0 });
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
+    yield* blobs.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
   async delete(key: string): Promise<boolean> {
@@ -170,11 +174,12 @@ export class S3BlobStore implements BlobStore {
 
   async move(from: string, to: string): Promise<void> {
     const source = this.#objectKey(from);
+    const target = this.#objectKey(to);
     if (!(await this.stat(from))) throw notFound(`no artifact at ${JSON.stringify(from)}`);
     await this.#client.send(
       new CopyObjectCommand({
         Bucket: this.#bucket,
-        Key: this.#objectKey(to),
+        Key: target,
         CopySource: `${this.#bucket}/${source.split('/').map(encodeURIComponent).join('/')}`,
       }),
     );
