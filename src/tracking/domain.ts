@@ -88,3 +88,73 @@ export interface Run {
 
 /** Which lifecycle stages a search includes. */
 export type ViewType = 'ACTIVE_ONLY' | 'DELETED_ONLY' | 'ALL';
+
+/** The view types in their protobuf enum order (ACTIVE_ONLY = 1). */
+export const VIEW_TYPES: readonly ViewType[] = ['ACTIVE_ONLY', 'DELETED_ONLY', 'ALL'];
+
+/** Lifecycle stages a view type includes. */
+export function stagesOf(view: ViewType): LifecycleStage[] {
+  return view === 'ACTIVE_ONLY' ? ['active'] : view === 'DELETED_ONLY' ? ['deleted'] : ['active', 'deleted'];
+}
+
+/** What creating an experiment takes. */
+export interface CreateExperimentInput {
+  name: string;
+  artifact_location?: string;
+  tags?: Tag[];
+}
+
+/** What creating a run takes; every field is optional (experiment `0`, a generated name, now). */
+export interface CreateRunInput {
+  experiment_id?: string;
+  user_id?: string;
+  run_name?: string;
+  start_time?: number;
+  tags?: Tag[];
+}
+
+/** What updating a run may change. */
+export interface UpdateRunInput {
+  status?: string;
+  end_time?: number;
+  run_name?: string;
+}
+
+/** What `log-batch` carries. */
+export interface LogBatchInput {
+  metrics?: Metric[];
+  params?: Param[];
+  tags?: Tag[];
+}
+
+/** Search options shared by experiment and run searches. */
+export interface SearchOptions {
+  filter?: string;
+  order_by?: string[];
+  max_results?: number;
+  page_token?: string;
+}
+
+/** A page of experiments. */
+export interface ExperimentPage {
+  experiments: Experiment[];
+  next_page_token?: string;
+}
+
+/** What a run search takes. */
+export interface SearchRunsInput extends SearchOptions {
+  experiment_ids: string[];
+  run_view_type?: ViewType;
+}
+
+/** A page of runs. */
+export interface RunPage {
+  runs: Run[];
+  next_page_token?: string;
+}
+
+/** A page of a metric's history. */
+export interface MetricHistoryPage {
+  metrics: Metric[];
+  next_page_token?: string;
+}

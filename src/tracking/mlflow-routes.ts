@@ -1,8 +1,249 @@
-import type { FastifyInstance } from 'fastify';
+/**
+ * The MLflow REST API 2.0 of the tracking module (under `/api/2.0/mlflow`), with MLflow's request
+ * and response shapes (`mlflow/protos/service.proto`). Thin: parse with zod, call the service,
+ * answer in MLflow's JSON (non-finite doubles as strings).
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { invalidParam } from '../core/errors.ts';
+import { requestContext, requestInput, sendMlflowJson } from '../server/http.ts';
 import type { TrackingService } from './service.ts';
+import { validateBatchRequestSize } from './validation.ts';
+import { double, int64, str, stringList, tag, viewType } from './wire.ts';
+
+const runRef = { run_id: str().optional(), run_uuid: str().optional() };
+
+/** The run id of a request, `run_uuid` accepted as its old name. */
+function runIdOf(input: { run_id?: string; run_uuid?: string }): string {
+  const id = input.run_id || input.run_uuid;
+  if (!id) throw invalidParam('run_id', "Missing value for required parameter 'run_id'.");
+  return id;
+}
+
+const experimentId = z.object({ experiment_id: str() });
+
+const schemas = {
+  createExperiment: z.object({ name: str(), artifact_location: str().optional(), tags: z.array(tag).optional() }),
+  getByName: z.object({ experiment_name: str() }),
+  searchExperiments: z.object({
+    max_results: int64.optional(),
+    page_token: str().optional(),
+    filter: str().optional(),
+    order_by: stringList.optional(),
+    view_type: viewType.optional(),
+  }),
+  updateExperiment: z.object({ experiment_id: str(), new_name: str() }),
+  experimentTag: z.object({ experiment_id: str(), key: str(), value: str().optional().default('') }),
+  deleteExperimentTag: z.object({ experiment_id: str(), key: str() }),
+  createRun: z.object({
+    experiment_id: str().optional(),
+    user_id: str().optional(),
+    run_name: str().optional(),
+    start_time: int64.optional(),
+    tags: z.array(tag).optional(),
+  }),
+  updateRun: z.object({ ...runRef, status: str().optional(), end_time: int64.optional(), run_name: str().optional() }),
+  runOnly: z.object(runRef),
+  logMetric: z.object({ ...runRef, key: str(), value: double, timestamp: int64, step: int64.optional() }),
+  logParam: z.object({ ...runRef, key: str(), value: str().optional().default('') }),
+  setTag: z.object({ ...runRef, key: str(), value: str().optional().default('') }),
+  deleteTag: z.object({ ...runRef, key: str() }),
+  logBatch: z.object({
+    ...runRef,
+    metrics: z.array(z.object({ key: str(), value: double, timestamp: int64, step: int64.optional() })).optional(),
+    params: z.array(z.object({ key: str(), value: str().optional().default('') })).optional(),
+    tags: z.array(tag).optional(),
+  }),
+  logInputs: z.object({
+    ...runRef,
+    datasets: z
+      .array(
+        z.object({
+          tags: z.array(tag).optional(),
+          dataset: z.object({
+            name: str(),
+            digest: str(),
+            source_type: str(),
+            source: str(),
+            schema: str().optional(),
+            profile: str().optional(),
+          }),
+        }),
+      )
+      .optional(),
+  }),
+  searchRuns: z.object({
+    experiment_ids: stringList.optional(),
+    filter: str().optional(),
+    run_view_type: viewType.optional(),
+    max_results: int64.optional(),
+    order_by: stringList.optional(),
+    page_token: str().optional(),
+  }),
+  metricHistory: z.object({ ...runRef, metric_key: str(), max_results: int64.optional(), page_token: str().optional() }),
+};
+
+function contentLength(request: FastifyRequest): number {
+  const header = request.headers['content-length'];
+  return header === undefined ? 0 : Number(header) || 0;
+}
 
 /** MLflow-compatible routes of the tracking module (under /api/2.0/mlflow). */
 export async function trackingMlflowRoutes(app: FastifyInstance, deps: { tracking: TrackingService }): Promise<void> {
-  void app;
-  void deps;
+  const tracking = deps.tracking;
+
+  // ---- experiments ----
+  app.post('/experiments/create', async (request, reply) => {
+    const input = requestInput(request, schemas.createExperiment);
+    const experiment = await tracking.createExperiment(requestContext(request), input);
+    return sendMlflowJson(reply, { experiment_id: experiment.experiment_id });
+  });
+
+  app.get('/experiments/get', async (request, reply) => {
+    const input = requestInput(request, experimentId);
+    return sendMlflowJson(reply, { experiment: await tracking.getExperiment(requestContext(request), input.experiment_id) });
+  });
+
+  app.get('/experiments/get-by-name', async (request, reply) => {
+    const input = requestInput(request, schemas.getByName);
+    return sendMlflowJson(reply, { experiment: await tracking.getExperimentByName(requestContext(request), input.experiment_name) });
+  });
+
+  const searchExperiments = async (request: FastifyRequest, reply: FastifyReply) => {
+    const input = requestInput(request, schemas.searchExperiments);
+    return sendMlflowJson(reply, await tracking.searchExperiments(requestContext(request), input));
+  };
+  app.get('/experiments/search', searchExperiments);
+  app.post('/experiments/search', searchExperiments);
+
+  app.post('/experiments/update', async (request, reply) => {
+    const input = requestInput(request, schemas.updateExperiment);
+    await tracking.renameExperiment(requestContext(request), input.experiment_id, input.new_name);
+    return sendMlflowJson(reply, {});
+  });
+
+  app.post('/experiments/delete', async (request, reply) => {
+    const input = requestInput(request, experimentId);
+    await tracking.deleteExperiment(requestContext(request), input.experiment_id);
+    return sendMlflowJson(reply, {});
+  });
+
+  app.post('/experiments/restore', async (request, reply) => {
+    const input = requestInput(request, experimentId);
+    await tracking.restoreExperiment(requestContext(request), input.experiment_id);
+    return sendMlflowJson(reply, {});
+  });
+
+  app.post('/experiments/set-experiment-tag', async (request, reply) => {
+    const input = requestInput(request, schemas.experimentTag);
+    await tracking.setExperimentTag(requestContext(request), input.experiment_id, { key: input.key, value: input.value });
+    return sendMlflowJson(reply, {});
+  });
+
+  app.post('/experiments/delete-experiment-tag', async (request, reply) => {
+    const input = requestInput(request, schemas.deleteExperimentTag);
+    await tracking.deleteExperimentTag(requestContext(request), input.experiment_id, input.key);
+    return sendMlflowJson(reply, {});
+  });
+
+  // ---- runs ----
+  app.post('/runs/create', async (request, reply) => {
+    const input = requestInput(request, schemas.createRun);
+    return sendMlflowJson(reply, { run: await tracking.createRun(requestContext(request), input) });
+  });
+
+  app.get('/runs/get', async (request, reply) => {
+    const input = requestInput(request, schemas.runOnly);
+    return sendMlflowJson(reply, { run: await tracking.getRun(requestContext(request), runIdOf(input)) });
+  });
+
+  app.post('/runs/update', async (request, reply) => {
+    const input = requestInput(request, schemas.updateRun);
+    const runInfo = await tracking.updateRun(requestContext(request), runIdOf(input), {
+      status: input.status,
+      end_time: input.end_time,
+      run_name: input.run_name,
+    });
+    return sendMlflowJson(reply, { run_info: runInfo });
+  });
+
+  app.post('/runs/delete', async (request, reply) => {
+    const input = requestInput(request, schemas.runOnly);
+    await tracking.deleteRun(requestContext(request), runIdOf(input));
+    return sendMlflowJson(reply, {});
+  });
+
+  app.post('/runs/restore', async (request, reply) => {
+    const input = requestInput(request, schemas.runOnly);
+    await tracking.restoreRun(requestContext(request), runIdOf(input));
+    return sendMlflowJson(reply, {});
+  });
+
+  app.post('/runs/log-metric', async (request, reply) => {
+    const input = requestInput(request, schemas.logMetric);
+    await tracking.logMetric(requestContext(request), runIdOf(input), {
+      key: input.key,
+      value: input.value,
+      timestamp: input.timestamp,
+      step: input.step ?? 0,
+    });
+    return sendMlflowJson(reply, {});
+  });
+
+  app.post('/runs/log-parameter', async (request, reply) => {
+    const input = requestInput(request, schemas.logParam);
+    await tracking.logParam(requestContext(request), runIdOf(input), { key: input.key, value: input.value });
+    return sendMlflowJson(reply, {});
+  });
+
+  app.post('/runs/set-tag', async (request, reply) => {
+    const input = requestInput(request, schemas.setTag);
+    await tracking.setTag(requestContext(request), runIdOf(input), { key: input.key, value: input.value });
+    return sendMlflowJson(reply, {});
+  });
+
+  app.post('/runs/delete-tag', async (request, reply) => {
+    const input = requestInput(request, schemas.deleteTag);
+    await tracking.deleteTag(requestContext(request), runIdOf(input), input.key);
+    return sendMlflowJson(reply, {});
+  });
+
+  app.post('/runs/log-batch', async (request, reply) => {
+    validateBatchRequestSize(contentLength(request));
+    const input = requestInput(request, schemas.logBatch);
+    const metrics = input.metrics ?? [];
+    for (const m of metrics) if (m.step === undefined) m.step = 0;
+    await tracking.logBatch(requestContext(request), runIdOf(input), {
+      metrics: metrics as { key: string; value: number; timestamp: number; step: number }[],
+      params: input.params,
+      tags: input.tags,
+    });
+    return sendMlflowJson(reply, {});
+  });
+
+  app.post('/runs/log-inputs', async (request, reply) => {
+    const input = requestInput(request, schemas.logInputs);
+    await tracking.logInputs(
+      requestContext(request),
+      runIdOf(input),
+      (input.datasets ?? []).map((d) => ({ tags: d.tags ?? [], dataset: d.dataset })),
+    );
+    return sendMlflowJson(reply, {});
+  });
+
+  const searchRuns = async (request: FastifyRequest, reply: FastifyReply) => {
+    const input = requestInput(request, schemas.searchRuns);
+    return sendMlflowJson(reply, await tracking.searchRuns(requestContext(request), { ...input, experiment_ids: input.experiment_ids ?? [] }));
+  };
+  app.post('/runs/search', searchRuns);
+  app.get('/runs/search', searchRuns);
+
+  app.get('/metrics/get-history', async (request, reply) => {
+    const input = requestInput(request, schemas.metricHistory);
+    const page = await tracking.getMetricHistory(requestContext(request), runIdOf(input), input.metric_key, {
+      max_results: input.max_results,
+      page_token: input.page_token,
+    });
+    return sendMlflowJson(reply, page);
+  });
 }

@@ -2,7 +2,7 @@
  * Tracking's queries against the metadata store. Only the tracking tables are touched here; every
  * method takes the query builder to use, so that the service can run several in one transaction.
  */
-import type { Kysely, Selectable } from 'kysely';
+import { CompiledQuery, sql, type Kysely, type RawBuilder, type Selectable } from 'kysely';
 import type { SqlDialect } from '../storage/ports.ts';
 import type { Database, ExperimentsTable, RunsTable } from '../storage/schema.ts';
 import type { DatasetInput, Experiment, LifecycleStage, Metric, Run, RunInfo, RunStatus, Tag } from './domain.ts';
@@ -14,6 +14,18 @@ export type RunRow = Selectable<RunsTable>;
 
 /** The query builder a store method runs on: the store's own, or a transaction's. */
 export type Db = Kysely<Database>;
+
+/** A fragment of SQL built with Kysely's `sql` tag. */
+export type SqlFragment = RawBuilder<unknown>;
+
+/** A metric point as stored: NaN is `value` 0 with `is_nan` 1. */
+export interface StoredMetric {
+  readonly key: string;
+  readonly value: number;
+  readonly is_nan: 0 | 1;
+  readonly timestamp: number;
+  readonly step: number;
+}
 
 /** Turns a stored metric point back into its value (NaN is stored as 0 with `is_nan` = 1). */
 export function metricValue(value: number, isNan: number | boolean): number {
@@ -214,5 +226,250 @@ export class TrackingStore {
     if (limit !== undefined) query = query.limit(limit).offset(offset);
     const rows = await query.execute();
     return rows.map((m) => ({ key: m.key, value: metricValue(m.value, m.is_nan), timestamp: Number(m.timestamp), step: Number(m.step) }));
+  }
+
+  // ---- writes -------------------------------------------------------------------------------
+
+  /** True when the project exists. */
+  async projectExists(db: Db, project: string): Promise<boolean> {
+    return (await db.selectFrom('projects').select('name').where('name', '=', project).executeTakeFirst()) !== undefined;
+  }
+
+  /** Inserts an experiment and returns its id. */
+  async insertExperiment(
+    db: Db,
+    row: { project: string; name: string; artifact_location: string; creation_time: number },
+  ): Promise<number> {
+    const inserted = await db
+      .insertInto('experiments')
+      .values({
+        project: row.project,
+        name: row.name,
+        artifact_location: row.artifact_location,
+        lifecycle_stage: 'active',
+        creation_time: row.creation_time,
+        last_update_time: row.creation_time,
+      })
+      .returning('experiment_id')
+      .executeTakeFirstOrThrow();
+    return Number(inserted.experiment_id);
+  }
+
+  /** Changes columns of an experiment. */
+  async updateExperiment(
+    db: Db,
+    id: number,
+    patch: Partial<Pick<ExperimentRow, 'name' | 'artifact_location' | 'lifecycle_stage' | 'last_update_time'>>,
+  ): Promise<void> {
+    await db.updateTable('experiments').set(patch).where('experiment_id', '=', id).execute();
+  }
+
+  /** Sets experiment tags (insert or overwrite). */
+  async upsertExperimentTags(db: Db, id: number, tags: readonly Tag[]): Promise<void> {
+    if (tags.length === 0) return;
+    await db
+      .insertInto('experiment_tags')
+      .values(tags.map((t) => ({ experiment_id: id, key: t.key, value: t.value })))
+      .onConflict((oc) => oc.columns(['experiment_id', 'key']).doUpdateSet((eb) => ({ value: eb.ref('excluded.value') })))
+      .execute();
+  }
+
+  /** Deletes an experiment tag; resolves the number of rows deleted. */
+  async deleteExperimentTag(db: Db, id: number, key: string): Promise<number> {
+    const result = await db.deleteFrom('experiment_tags').where('experiment_id', '=', id).where('key', '=', key).executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
+  /** Sets the lifecycle stage of every run of an experiment (the experiment delete/restore cascade). */
+  async setExperimentRunsStage(db: Db, experimentId: number, stage: LifecycleStage, deletedTime: number | null): Promise<void> {
+    await db.updateTable('runs').set({ lifecycle_stage: stage, deleted_time: deletedTime }).where('experiment_id', '=', experimentId).execute();
+  }
+
+  /** A page of experiments of `project`. `conditions` and `orderBy` come from `search-sql.ts`. */
+  async searchExperiments(
+    db: Db,
+    query: { project: string; stages: readonly string[]; conditions: readonly SqlFragment[]; orderBy: readonly SqlFragment[]; limit: number; offset: number },
+  ): Promise<ExperimentRow[]> {
+    const where = sql.join([sql`experiments.project = ${query.project}`, sql`experiments.lifecycle_stage in (${sql.join(query.stages)})`, ...query.conditions], sql` and `);
+    const result = await sql<ExperimentRow>`select experiments.* from experiments where ${where} order by ${sql.join(query.orderBy)} limit ${query.limit} offset ${query.offset}`.execute(db);
+    return result.rows;
+  }
+
+  /** Inserts a run row. */
+  async insertRun(db: Db, row: RunRow): Promise<void> {
+    await db.insertInto('runs').values(row).execute();
+  }
+
+  /** Changes columns of a run. */
+  async updateRun(db: Db, runId: string, patch: Partial<Omit<RunRow, 'run_uuid'>>): Promise<void> {
+    await db.updateTable('runs').set(patch).where('run_uuid', '=', runId).execute();
+  }
+
+  /** Values of the given params of a run, by key. */
+  async params(db: Db, runId: string, keys: readonly string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    if (keys.length === 0) return out;
+    const rows = await db.selectFrom('params').select(['key', 'value']).where('run_uuid', '=', runId).where('key', 'in', keys).execute();
+    for (const row of rows) out.set(row.key, row.value);
+    return out;
+  }
+
+  /** Inserts params that are not there yet; resolves the keys actually inserted. */
+  async insertParams(db: Db, runId: string, params: readonly { key: string; value: string }[]): Promise<Set<string>> {
+    if (params.length === 0) return new Set();
+    const rows = await db
+      .insertInto('params')
+      .values(params.map((p) => ({ run_uuid: runId, key: p.key, value: p.value })))
+      .onConflict((oc) => oc.doNothing())
+      .returning('key')
+      .execute();
+    return new Set(rows.map((r) => r.key));
+  }
+
+  /** Sets run tags (insert or overwrite); `tags` must hold each key once. */
+  async upsertTags(db: Db, runId: string, tags: readonly Tag[]): Promise<void> {
+    if (tags.length === 0) return;
+    await db
+      .insertInto('tags')
+      .values(tags.map((t) => ({ run_uuid: runId, key: t.key, value: t.value })))
+      .onConflict((oc) => oc.columns(['run_uuid', 'key']).doUpdateSet((eb) => ({ value: eb.ref('excluded.value') })))
+      .execute();
+  }
+
+  /** Deletes a run tag; resolves the number of rows deleted. */
+  async deleteTag(db: Db, runId: string, key: string): Promise<number> {
+    const result = await db.deleteFrom('tags').where('run_uuid', '=', runId).where('key', '=', key).executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
+  /**
+   * Appends metric points (duplicates of stored points are skipped) and raises each key's row of
+   * `latest_metrics` when a new point is later (step, then timestamp, then value). The statements
+   * are built as text with positional parameters: a batch of 1,000 points is two statements, and
+   * the query builder's per-value nodes would cost more than the database does.
+   */
+  async appendMetrics(db: Db, runId: string, points: readonly StoredMetric[], latest: readonly StoredMetric[]): Promise<void> {
+    const perStatement = Math.floor(this.#maxParameters / 6);
+    for (let start = 0; start < points.length; start += perStatement) {
+      const end = Math.min(points.length, start + perStatement);
+      const params: unknown[] = [];
+      const rows: string[] = [];
+      for (let i = start; i < end; i++) {
+        const p = points[i];
+        rows.push(this.#tuple(params.length, 6));
+        params.push(runId, p.key, p.value, p.is_nan, p.timestamp, p.step);
+      }
+      await db.executeQuery(
+        CompiledQuery.raw(`insert into metrics (run_uuid, key, value, is_nan, timestamp, step) values ${rows.join(', ')} on conflict do nothing`, params),
+      );
+    }
+    for (let start = 0; start < latest.length; start += perStatement) {
+      const end = Math.min(latest.length, start + perStatement);
+      const params: unknown[] = [];
+      const rows: string[] = [];
+      for (let i = start; i < end; i++) {
+        const p = latest[i];
+        rows.push(this.#tuple(params.length, 6));
+        params.push(runId, p.key, p.value, p.is_nan, p.timestamp, p.step);
+      }
+      await db.executeQuery(
+        CompiledQuery.raw(
+          `insert into latest_metrics as lm (run_uuid, key, value, is_nan, timestamp, step) values ${rows.join(', ')} ` +
+            'on conflict (run_uuid, key) do update set value = excluded.value, is_nan = excluded.is_nan, timestamp = excluded.timestamp, step = excluded.step ' +
+            'where excluded.step > lm.step or (excluded.step = lm.step and (excluded.timestamp > lm.timestamp or ' +
+            '(excluded.timestamp = lm.timestamp and excluded.value > lm.value)))',
+          params,
+        ),
+      );
+    }
+  }
+
+  /** Bound parameters one statement may carry, with room to spare (SQLite: 32,766; PostgreSQL: 65,535). */
+  get #maxParameters(): number {
+    return this.dialect === 'postgres' ? 65_000 : 32_000;
+  }
+
+  /** `(?, ?, ?)` or `($n, $n+1, $n+2)` for a row of `width` parameters after `offset` others. */
+  #tuple(offset: number, width: number): string {
+    let out = '(';
+    for (let i = 0; i < width; i++) {
+      if (i > 0) out += ', ';
+      out += this.dialect === 'postgres' ? `$${offset + i + 1}` : '?';
+    }
+    return `${out})`;
+  }
+
+  /** Ids of the given experiments that belong to `project`. */
+  async experimentIdsOf(db: Db, project: string, ids: readonly number[]): Promise<number[]> {
+    if (ids.length === 0) return [];
+    const rows = await db.selectFrom('experiments').select('experiment_id').where('project', '=', project).where('experiment_id', 'in', ids).execute();
+    return rows.map((r) => Number(r.experiment_id));
+  }
+
+  /** A page of runs; `conditions`, `joins` and `orderBy` come from `search-sql.ts`. */
+  async searchRuns(
+    db: Db,
+    query: {
+      experimentIds: readonly number[];
+      stages: readonly string[];
+      conditions: readonly SqlFragment[];
+      joins: readonly SqlFragment[];
+      orderBy: readonly SqlFragment[];
+      limit: number;
+      offset: number;
+    },
+  ): Promise<RunRow[]> {
+    if (query.experimentIds.length === 0) return [];
+    const where = sql.join(
+      [sql`runs.experiment_id in (${sql.join(query.experimentIds)})`, sql`runs.lifecycle_stage in (${sql.join(query.stages)})`, ...query.conditions],
+      sql` and `,
+    );
+    const joins = query.joins.length > 0 ? sql.join(query.joins, sql` `) : sql``;
+    const result = await sql<RunRow>`select runs.* from runs ${joins} where ${where} order by ${sql.join(query.orderBy)} limit ${query.limit} offset ${query.offset}`.execute(db);
+    return result.rows;
+  }
+
+  /** Datasets of an experiment with the given (name, digest) pairs, by `name\0digest`. */
+  async datasetsByNameDigest(db: Db, experimentId: number, names: readonly string[], digests: readonly string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    if (names.length === 0) return out;
+    const rows = await db
+      .selectFrom('datasets')
+      .select(['dataset_uuid', 'name', 'digest'])
+      .where('experiment_id', '=', experimentId)
+      .where('name', 'in', names)
+      .where('digest', 'in', digests)
+      .execute();
+    for (const r of rows) out.set(`${r.name}\0${r.digest}`, r.dataset_uuid);
+    return out;
+  }
+
+  /** Inserts datasets. */
+  async insertDatasets(db: Db, rows: readonly Selectable<Database['datasets']>[]): Promise<void> {
+    if (rows.length > 0) await db.insertInto('datasets').values([...rows]).execute();
+  }
+
+  /** Dataset ids already recorded as inputs of a run. */
+  async runInputSources(db: Db, runId: string, datasetIds: readonly string[]): Promise<Set<string>> {
+    if (datasetIds.length === 0) return new Set();
+    const rows = await db
+      .selectFrom('inputs')
+      .select('source_id')
+      .where('source_type', '=', 'DATASET')
+      .where('destination_type', '=', 'RUN')
+      .where('destination_id', '=', runId)
+      .where('source_id', 'in', datasetIds)
+      .execute();
+    return new Set(rows.map((r) => r.source_id));
+  }
+
+  /** Inserts input edges and their tags. */
+  async insertInputs(
+    db: Db,
+    inputs: readonly Selectable<Database['inputs']>[],
+    tags: readonly Selectable<Database['input_tags']>[],
+  ): Promise<void> {
+    if (inputs.length > 0) await db.insertInto('inputs').values([...inputs]).execute();
+    if (tags.length > 0) await db.insertInto('input_tags').values([...tags]).execute();
   }
 }
