@@ -30,7 +30,8 @@ export function parseOrderByClause(clause: string, kind: SearchKind, field = 'or
   let ascending = true;
   if (!s.atEnd()) {
     const at = s.pos;
-    const word = s.atWordStart() ? s.readWord() : '';
+    if (!s.atWordStart()) s.syntax(`expected ASC or DESC after the column, found '${s.rest()}'`);
+    const word = s.readWord();
     const direction = word.toLowerCase();
     if (direction !== 'asc' && direction !== 'desc') {
       s.pos = at;
