@@ -3,6 +3,7 @@
  * then frozen. Components receive only their slice.
  */
 import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { MloopError } from './errors.ts';
 
@@ -172,7 +173,7 @@ export function loadServerConfig(options: ServerOptions = {}, env: NodeJS.Proces
       secretAccessKey: c.s3SecretAccessKey,
     };
   } else {
-    const dir = c.artifacts?.startsWith('file://') ? new URL(c.artifacts).pathname : c.artifacts;
+    const dir = c.artifacts?.startsWith('file://') ? fileURLToPath(c.artifacts) : c.artifacts;
     artifacts = { kind: 'local', root: dir ? resolve(dir) : resolve(home, 'artifacts') };
   }
   return Object.freeze({
