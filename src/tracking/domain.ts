@@ -143,7 +143,8 @@ export interface ExperimentPage {
 
 /** What a run search takes. */
 export interface SearchRunsInput extends SearchOptions {
-  experiment_ids: string[];
+  /** Experiments to search; absent means every experiment of the project, empty means none (as MLflow). */
+  experiment_ids?: string[];
   run_view_type?: ViewType;
 }
 

@@ -11,6 +11,27 @@ import type { TrackingService } from './service.ts';
 import { validateBatchRequestSize } from './validation.ts';
 import { double, int64, str, stringList, tag, viewType } from './wire.ts';
 
+const stringArray = z.array(str(), { error: 'expected a list of strings' });
+
+/** Query-string forms of the search requests: a repeated field given once arrives as a string. */
+const querySchemas = {
+  searchExperiments: z.object({
+    max_results: int64.optional(),
+    page_token: str().optional(),
+    filter: str().optional(),
+    order_by: stringList.optional(),
+    view_type: viewType.optional(),
+  }),
+  searchRuns: z.object({
+    experiment_ids: stringList.optional(),
+    filter: str().optional(),
+    run_view_type: viewType.optional(),
+    max_results: int64.optional(),
+    order_by: stringList.optional(),
+    page_token: str().optional(),
+  }),
+};
+
 const runRef = { run_id: str().optional(), run_uuid: str().optional() };
 
 /** The run id of a request, `run_uuid` accepted as its old name. */
@@ -29,7 +50,7 @@ const schemas = {
     max_results: int64.optional(),
     page_token: str().optional(),
     filter: str().optional(),
-    order_by: stringList.optional(),
+    order_by: stringArray.optional(),
     view_type: viewType.optional(),
   }),
   updateExperiment: z.object({ experiment_id: str(), new_name: str() }),
@@ -73,11 +94,11 @@ const schemas = {
       .optional(),
   }),
   searchRuns: z.object({
-    experiment_ids: stringList.optional(),
+    experiment_ids: stringArray.optional(),
     filter: str().optional(),
     run_view_type: viewType.optional(),
     max_results: int64.optional(),
-    order_by: stringList.optional(),
+    order_by: stringArray.optional(),
     page_token: str().optional(),
   }),
   metricHistory: z.object({ ...runRef, metric_key: str(), max_results: int64.optional(), page_token: str().optional() }),
@@ -110,7 +131,7 @@ export async function trackingMlflowRoutes(app: FastifyInstance, deps: { trackin
   });
 
   const searchExperiments = async (request: FastifyRequest, reply: FastifyReply) => {
-    const input = requestInput(request, schemas.searchExperiments);
+    const input = requestInput(request, request.method === 'GET' ? querySchemas.searchExperiments : schemas.searchExperiments);
     return sendMlflowJson(reply, await tracking.searchExperiments(requestContext(request), input));
   };
   app.get('/experiments/search', searchExperiments);
@@ -232,7 +253,7 @@ export async function trackingMlflowRoutes(app: FastifyInstance, deps: { trackin
   });
 
   const searchRuns = async (request: FastifyRequest, reply: FastifyReply) => {
-    const input = requestInput(request, schemas.searchRuns);
+    const input = requestInput(request, request.method === 'GET' ? querySchemas.searchRuns : schemas.searchRuns);
     return sendMlflowJson(reply, await tracking.searchRuns(requestContext(request), { ...input, experiment_ids: input.experiment_ids ?? [] }));
   };
   app.post('/runs/search', searchRuns);

@@ -1,6 +1,6 @@
 /**
- * Compiles parsed MLflow search expressions (filters and order-by terms) into SQL over the tracking
- * tables, the same text on SQLite and PostgreSQL.
+ * Compiles parsed MLflow search expressions (filters and order-by terms, from `core/search`) into SQL
+ * over the tracking tables, the same text on SQLite and PostgreSQL.
  *
  * Filters on metrics, params, tags and datasets become correlated `EXISTS` subqueries, which both
  * engines answer with one primary-key probe per candidate run. Order-by terms on metrics, params and
@@ -10,28 +10,7 @@
  */
 import { sql, type RawBuilder } from 'kysely';
 import { invalidParam } from '../core/errors.ts';
-
-/** What a search term is about. */
-export type SearchEntity = 'metric' | 'param' | 'tag' | 'attribute' | 'dataset';
-
-/** Comparators of MLflow's filter grammar. */
-export type Comparator = '=' | '!=' | '<' | '<=' | '>' | '>=' | 'LIKE' | 'ILIKE' | 'IN' | 'NOT IN' | 'IS NULL' | 'IS NOT NULL';
-
-/** One comparison of a filter; a filter is these joined by AND. */
-export interface Comparison {
-  readonly entity: SearchEntity;
-  readonly key: string;
-  readonly comparator: Comparator;
-  /** A number for numeric comparisons, a string, a list for IN / NOT IN, null for IS [NOT] NULL. */
-  readonly value: string | number | readonly string[] | null;
-}
-
-/** One order-by term. */
-export interface OrderTerm {
-  readonly entity: SearchEntity;
-  readonly key: string;
-  readonly ascending: boolean;
-}
+import type { Comparison, OrderBy } from '../core/search/index.ts';
 
 type Sql = RawBuilder<unknown>;
 
@@ -156,7 +135,7 @@ export interface CompiledOrder {
  * The joins and `order by` list of a run search: the given terms, then `start_time DESC` unless
  * already named, then `run_uuid` as the final tie-breaker (MLflow's order).
  */
-export function runOrderBy(terms: readonly OrderTerm[], field = 'order_by'): CompiledOrder {
+export function runOrderBy(terms: readonly OrderBy[], field = 'order_by'): CompiledOrder {
   const joins: Sql[] = [];
   const orderBy: Sql[] = [];
   const seen = new Set<string>();
@@ -219,8 +198,8 @@ export function experimentFilterCondition(c: Comparison, field = 'filter'): Sql 
 }
 
 /** The `order by` list of an experiment search (MLflow's default: creation_time DESC, experiment_id ASC). */
-export function experimentOrderBy(terms: readonly OrderTerm[], field = 'order_by'): Sql[] {
-  const effective: readonly OrderTerm[] =
+export function experimentOrderBy(terms: readonly OrderBy[], field = 'order_by'): Sql[] {
+  const effective: readonly OrderBy[] =
     terms.length > 0
       ? terms
       : [

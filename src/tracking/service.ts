@@ -7,8 +7,7 @@ import type { Clock } from '../core/clock.ts';
 import type { RequestContext } from '../core/context.ts';
 import { MloopError, alreadyExists, invalidParam, notFound } from '../core/errors.ts';
 import { newHexId } from '../core/ids.ts';
-import { parseFilter } from '../core/search/filter.ts';
-import { parseOrderBy } from '../core/search/order-by.ts';
+import { decodePageToken, nextPageToken, parseFilter, parseOrderBy, resolveMaxResults } from '../core/search/index.ts';
 import type { BlobStore, MetadataStore } from '../storage/ports.ts';
 import {
   RUN_STATUSES,
@@ -64,11 +63,6 @@ export interface TrackingDeps {
   readonly maxArtifactBytes: number;
 }
 
-/** Default page size of searches (MLflow's `SEARCH_MAX_RESULTS_DEFAULT`). */
-export const SEARCH_MAX_RESULTS_DEFAULT = 1000;
-/** Largest page size of searches (MLflow's `SEARCH_MAX_RESULTS_THRESHOLD`). */
-export const SEARCH_MAX_RESULTS_THRESHOLD = 50_000;
-
 /** The tag that holds a run's name. */
 export const RUN_NAME_TAG = 'mlflow.runName';
 /** The tag that holds a run's user. */
@@ -78,38 +72,6 @@ export const USER_TAG = 'mlflow.user';
 export function parseExperimentId(raw: string): number | undefined {
   if (!/^\d{1,15}$/.test(raw)) return undefined;
   return Number(raw);
-}
-
-/** MLflow's page token: base64 of `{"offset": n}`. */
-export function encodePageToken(offset: number): string {
-  return Buffer.from(JSON.stringify({ offset })).toString('base64');
-}
-
-/** Reads a page token made by {@link encodePageToken}; absent or empty means the first page. */
-export function decodePageToken(token: string | undefined, field = 'page_token'): number {
-  if (token === undefined || token === '') return 0;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(token, 'base64').toString('utf8'));
-  } catch {
-    throw invalidParam(field, `invalid page token ${JSON.stringify(token)}: could not decode it`);
-  }
-  const offset = (parsed as { offset?: unknown } | null)?.offset;
-  if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) {
-    throw invalidParam(field, `invalid page token ${JSON.stringify(token)}: it holds no offset`);
-  }
-  return offset;
-}
-
-function checkMaxResults(value: number | undefined, field = 'max_results'): number {
-  if (value === undefined) return SEARCH_MAX_RESULTS_DEFAULT;
-  if (!Number.isInteger(value) || value < 1) {
-    throw invalidParam(field, `Invalid value for max_results. It must be a positive integer, but got ${value}`);
-  }
-  if (value > SEARCH_MAX_RESULTS_THRESHOLD) {
-    throw invalidParam(field, `Invalid value for request parameter max_results. It must be at most ${SEARCH_MAX_RESULTS_THRESHOLD}, but got value ${value}`);
-  }
-  return value;
 }
 
 /** `uri` with `parts` appended to its path (before any query string), as MLflow's `append_to_uri_path`. */
@@ -246,7 +208,7 @@ export class TrackingService {
 
   /** Experiments of the caller's project matching `filter`, a page at a time. */
   async searchExperiments(ctx: RequestContext, options: SearchOptions & { view_type?: ViewType }): Promise<ExperimentPage> {
-    const limit = checkMaxResults(options.max_results);
+    const limit = resolveMaxResults(options.max_results, 'experiments');
     const conditions = parseFilter(options.filter, 'experiments').map((c) => experimentFilterCondition(c));
     const orderBy = experimentOrderBy(parseOrderBy(options.order_by, 'experiments'));
     const offset = decodePageToken(options.page_token);
@@ -259,7 +221,8 @@ export class TrackingService {
       offset,
     });
     const experiments = await this.store.experimentsWithTags(this.#db, rows.slice(0, limit));
-    return rows.length > limit ? { experiments, next_page_token: encodePageToken(offset + limit) } : { experiments };
+    const next = nextPageToken(offset, limit, rows.length);
+    return next ? { experiments, next_page_token: next } : { experiments };
   }
 
   /** Renames an active experiment. */
@@ -636,17 +599,18 @@ export class TrackingService {
     }
     const rows = await this.store.metricHistory(this.#db, runId, key, options.max_results + 1, offset);
     const metrics = rows.slice(0, options.max_results);
-    return rows.length > options.max_results ? { metrics, next_page_token: encodePageToken(offset + options.max_results) } : { metrics };
+    const next = nextPageToken(offset, options.max_results, rows.length);
+    return next ? { metrics, next_page_token: next } : { metrics };
   }
 
   /** Runs of the given experiments (of the caller's project) matching `filter`, a page at a time. */
   async searchRuns(ctx: RequestContext, input: SearchRunsInput): Promise<RunPage> {
-    const limit = checkMaxResults(input.max_results);
+    const limit = resolveMaxResults(input.max_results, 'runs');
     const conditions = parseFilter(input.filter, 'runs').map((c) => runFilterCondition(c));
     const { joins, orderBy } = runOrderBy(parseOrderBy(input.order_by, 'runs'));
     const offset = decodePageToken(input.page_token);
-    const ids = input.experiment_ids.map(parseExperimentId).filter((id): id is number => id !== undefined);
-    const experimentIds = await this.store.experimentIdsOf(this.#db, ctx.project, [...new Set(ids)]);
+    const ids = input.experiment_ids?.map(parseExperimentId).filter((id): id is number => id !== undefined);
+    const experimentIds = await this.store.experimentIdsOf(this.#db, ctx.project, ids && [...new Set(ids)]);
     const rows = await this.store.searchRuns(this.#db, {
       experimentIds,
       stages: stagesOf(input.run_view_type ?? 'ACTIVE_ONLY'),
@@ -657,7 +621,8 @@ export class TrackingService {
       offset,
     });
     const runs = await this.store.runsWithData(this.#db, rows.slice(0, limit));
-    return rows.length > limit ? { runs, next_page_token: encodePageToken(offset + limit) } : { runs };
+    const next = nextPageToken(offset, limit, rows.length);
+    return next ? { runs, next_page_token: next } : { runs };
   }
 }
 

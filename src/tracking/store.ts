@@ -399,10 +399,12 @@ export class TrackingStore {
     return `${out})`;
   }
 
-  /** Ids of the given experiments that belong to `project`. */
-  async experimentIdsOf(db: Db, project: string, ids: readonly number[]): Promise<number[]> {
-    if (ids.length === 0) return [];
-    const rows = await db.selectFrom('experiments').select('experiment_id').where('project', '=', project).where('experiment_id', 'in', ids).execute();
+  /** Ids of the given experiments (every experiment when `ids` is undefined) that belong to `project`. */
+  async experimentIdsOf(db: Db, project: string, ids: readonly number[] | undefined): Promise<number[]> {
+    if (ids !== undefined && ids.length === 0) return [];
+    let query = db.selectFrom('experiments').select('experiment_id').where('project', '=', project);
+    if (ids !== undefined) query = query.where('experiment_id', 'in', ids);
+    const rows = await query.execute();
     return rows.map((r) => Number(r.experiment_id));
   }
 
