@@ -83,6 +83,7 @@ export class RegistryService {
     const now = this.deps.clock.now();
     try {
       const row = await this.deps.metadata.transaction(async (trx) => {
+        if (!(await this.store.projectExists(trx, ctx.project))) throw notFound(`project "${ctx.project}" does not exist`);
         const created = await this.store.insertModel(trx, ctx.project, name, description, now);
         await this.store.setModelTags(trx, created.id, tags);
         return created;

@@ -32,6 +32,11 @@ export function versionKey(modelId: number, version: number): string {
 export class RegistryStore {
   constructor(readonly dialect: SqlDialect) {}
 
+  /** True when project `name` exists. */
+  async projectExists(db: Db, name: string): Promise<boolean> {
+    return (await db.selectFrom('projects').select('name').where('name', '=', name).executeTakeFirst()) !== undefined;
+  }
+
   /** The model `name` of `project`, or undefined. */
   model(db: Db, project: string, name: string): Promise<ModelRow | undefined> {
     return db.selectFrom('registered_models').selectAll().where('project', '=', project).where('name', '=', name).executeTakeFirst();
