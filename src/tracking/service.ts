@@ -588,14 +588,14 @@ export class TrackingService {
     key: string,
     options: { max_results?: number; page_token?: string } = {},
   ): Promise<MetricHistoryPage> {
-    await this.#runRow(this.#db, ctx, runId);
     const offset = decodePageToken(options.page_token);
+    if (options.max_results !== undefined && (!Number.isInteger(options.max_results) || options.max_results < 1)) {
+      throw invalidParam('max_results', `must be a positive integer, got ${options.max_results}`);
+    }
+    await this.#runRow(this.#db, ctx, runId);
     if (options.max_results === undefined) {
       const metrics = await this.store.metricHistory(this.#db, runId, key, offset > 0 ? Number.MAX_SAFE_INTEGER : undefined, offset);
       return { metrics };
-    }
-    if (!Number.isInteger(options.max_results) || options.max_results < 1) {
-      throw invalidParam('max_results', `must be a positive integer, got ${options.max_results}`);
     }
     const rows = await this.store.metricHistory(this.#db, runId, key, options.max_results + 1, offset);
     const metrics = rows.slice(0, options.max_results);
