@@ -18,6 +18,17 @@ export type Db = Kysely<Database>;
 /** A fragment of SQL built with Kysely's `sql` tag. */
 export type SqlFragment = RawBuilder<unknown>;
 
+/** What a run search asks of the store. */
+export interface RunSearchQuery {
+  readonly experimentIds: readonly number[];
+  readonly stages: readonly string[];
+  readonly conditions: readonly SqlFragment[];
+  readonly joins: readonly SqlFragment[];
+  readonly orderBy: readonly SqlFragment[];
+  readonly limit: number;
+  readonly offset: number;
+}
+
 /** A metric point as stored: NaN is `value` 0 with `is_nan` 1. */
 export interface StoredMetric {
   readonly key: string;
@@ -418,26 +429,19 @@ export class TrackingStore {
   }
 
   /** A page of runs; `conditions`, `joins` and `orderBy` come from `search-sql.ts`. */
-  async searchRuns(
-    db: Db,
-    query: {
-      experimentIds: readonly number[];
-      stages: readonly string[];
-      conditions: readonly SqlFragment[];
-      joins: readonly SqlFragment[];
-      orderBy: readonly SqlFragment[];
-      limit: number;
-      offset: number;
-    },
-  ): Promise<RunRow[]> {
+  async searchRuns(db: Db, query: RunSearchQuery): Promise<RunRow[]> {
     if (query.experimentIds.length === 0) return [];
+    return (await this.searchRunsSql(query).execute(db)).rows;
+  }
+
+  /** The SQL of {@link searchRuns} (`experimentIds` must not be empty); tests read its query plan. */
+  searchRunsSql(query: RunSearchQuery): RawBuilder<RunRow> {
     const where = sql.join(
       [sql`runs.experiment_id in (${sql.join(query.experimentIds)})`, sql`runs.lifecycle_stage in (${sql.join(query.stages)})`, ...query.conditions],
       sql` and `,
     );
     const joins = query.joins.length > 0 ? sql.join(query.joins, sql` `) : sql``;
-    const result = await sql<RunRow>`select runs.* from runs ${joins} where ${where} order by ${sql.join(query.orderBy)} limit ${query.limit} offset ${query.offset}`.execute(db);
-    return result.rows;
+    return sql<RunRow>`select runs.* from runs ${joins} where ${where} order by ${sql.join(query.orderBy)} limit ${query.limit} offset ${query.offset}`;
   }
 
   /** Datasets of an experiment with the given (name, digest) pairs, by `name\0digest`. */
