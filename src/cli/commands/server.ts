@@ -1,7 +1,6 @@
 /** `mloop server`: runs the HTTP API on the embedded stores (or PostgreSQL / S3 when configured). */
 import type { Command } from 'commander';
 import { loadServerConfig } from '../../core/config.ts';
-import { closeOnSignals, createLogger, startServer } from '../../server/start.ts';
 
 /** Registers `mloop server`. */
 export function registerServerCommand(program: Command): void {
@@ -24,6 +23,8 @@ export function registerServerCommand(program: Command): void {
         artifacts: options.artifacts,
         logLevel: options.logLevel,
       });
+      // Loaded on demand so that client commands start fast.
+      const { closeOnSignals, createLogger, startServer } = await import('../../server/start.ts');
       const logger = createLogger(config.logLevel);
       const server = await startServer(config, { logger });
       closeOnSignals(server, logger);
