@@ -5,7 +5,7 @@
  */
 import type { Clock } from '../core/clock.ts';
 import type { RequestContext } from '../core/context.ts';
-import { MloopError, alreadyExists, invalidParam, notFound } from '../core/errors.ts';
+import { MloopError, invalidParam, notFound } from '../core/errors.ts';
 import { newHexId } from '../core/ids.ts';
 import { decodePageToken, nextPageToken, parseFilter, parseOrderBy, resolveMaxResults } from '../core/search/index.ts';
 import type { BlobStore, MetadataStore } from '../storage/ports.ts';
@@ -336,8 +336,7 @@ export class TrackingService {
   async #runRow(db: Db, ctx: RequestContext, runId: string): Promise<RunRow> {
     const row = await this.store.run(db, ctx.project, runId);
     if (!row) throw notFound(`Run with id=${runId} not found`);
-    const { experiment_stage: _stage, ...run } = row;
-    return run;
+    return row;
   }
 
   /** Changes the status, end time or name of an active run; returns its info. */

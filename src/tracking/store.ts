@@ -119,13 +119,12 @@ export class TrackingStore {
     return rows.map((r) => toExperiment(r, tags.get(Number(r.experiment_id)) ?? []));
   }
 
-  /** The run `runId` if it belongs to an experiment of `project`, with that experiment's lifecycle stage. */
-  async run(db: Db, project: string, runId: string): Promise<(RunRow & { experiment_stage: string }) | undefined> {
+  /** The run `runId` if it belongs to an experiment of `project`. */
+  async run(db: Db, project: string, runId: string): Promise<RunRow | undefined> {
     return db
       .selectFrom('runs')
       .innerJoin('experiments', 'experiments.experiment_id', 'runs.experiment_id')
       .selectAll('runs')
-      .select('experiments.lifecycle_stage as experiment_stage')
       .where('runs.run_uuid', '=', runId)
       .where('experiments.project', '=', project)
       .executeTakeFirst();
