@@ -60,12 +60,12 @@ export class Duck {
   }
 
   /** Creates table `name` with typed columns and appends `rows` (missing values are NULL). */
-  async load(name: string, columns: readonly DuckColumn[], rows: readonly Readonly<Record<string, unknown>>[]): Promise<void> {
+  async load(name: string, columns: readonly DuckColumn[], rows: readonly object[]): Promise<void> {
     await this.run(`CREATE OR REPLACE TABLE ${sqlIdent(name)} (${columns.map((c) => `${sqlIdent(c.name)} ${sqlType(c.type)}`).join(', ')})`);
     const appender = await this.connection.createAppender(name);
     for (const row of rows) {
       for (const c of columns) {
-        const v = row[c.name];
+        const v = (row as Record<string, unknown>)[c.name];
         if (v === null || v === undefined) {
           appender.appendNull();
           continue;

@@ -190,6 +190,6 @@ describe('transformation language: checking', () => {
     assert.equal(checkExpr('i + j', COLUMNS).type, 'float');
     assert.equal(checkExpr('length(s)', COLUMNS).type, 'int');
     assert.equal(checkExpr('coalesce(i, f)', COLUMNS).type, 'float');
-    assert.deepEqual(checkExpr('coalesce(i, f) > j', COLUMNS).columns.sort(), ['f', 'i', 'j']);
+    assert.deepEqual([...checkExpr("coalesce(i, f) > j", COLUMNS).columns].sort(), ['f', 'i', 'j']);
   });
 });

@@ -1,0 +1,164 @@
+/**
+ * Point-in-time retrieval in DuckDB SQL. For each entity row (keys, event time t) and each feature
+ * view: the latest source row of that entity with event time ≤ t, kept only when it is not older than
+ * the view's TTL — never a row from the future. Built on ASOF JOIN; ties in event time are broken by
+ * file order (the later row wins). Window features aggregate the rows in (t − W, t] or the last N rows
+ * ≤ t (see `windows.ts`); on-demand features are computed over the joined row with the same
+ * compiled expressions the online path evaluates in TypeScript.
+ */
+import type { CompiledExpr } from './expr.ts';
+import { sqlIdent } from './expr.ts';
+import type { ResolvedView } from './domain.ts';
+
+/** A feature view to join, with its source relation and the features wanted from it. */
+export interface RetrievalView {
+  readonly view: ResolvedView;
+  /**
+   * A DuckDB relation of the source rows exposing the view's columns and `file_row_number` (file
+   * order, for ties) — e.g. `read_parquet('x.parquet', file_row_number=true)`.
+   */
+  readonly from: string;
+  /** Names of the features wanted (row-level and window). */
+  readonly features: readonly string[];
+}
+
+/** An on-demand feature to compute over the joined row. */
+export interface RetrievalOnDemand {
+  readonly name: string;
+  /** Compiled against the source features (by name) and the request fields (entity columns). */
+  readonly expr: CompiledExpr;
+}
+
+/** What {@link retrievalSql} builds from. */
+export interface RetrievalPlan {
+  /** A relation of entity rows with a unique `__rid` column, the join keys and the timestamp column. */
+  readonly entity: string;
+  /** Name of the event-timestamp column of the entity rows. */
+  readonly timestamp: string;
+  /** Columns of the entity relation to return (keys, timestamp, labels...), in order. */
+  readonly entityColumns: readonly string[];
+  readonly views: readonly RetrievalView[];
+  readonly onDemand?: readonly RetrievalOnDemand[];
+  /** Output column name of a feature (default: the feature name). */
+  readonly outputName?: (view: string, feature: string) => string;
+}
+
+const q = sqlIdent;
+
+function keyCast(type: 'int' | 'string'): string {
+  return type === 'int' ? 'BIGINT' : 'VARCHAR';
+}
+
+/** The SQL of a point-in-time retrieval: entity columns, then features, ordered by `__rid`. */
+export function retrievalSql(plan: RetrievalPlan): string {
+  const out = plan.outputName ?? ((_v: string, f: string) => f);
+  const ts = q(plan.timestamp);
+  const ctes: string[] = [`e AS (SELECT * REPLACE (CAST(${ts} AS TIMESTAMP) AS ${ts}) FROM ${plan.entity})`];
+  const joins: string[] = [];
+  const structCols: string[] = [];
+  const featureCols: string[] = [];
+  const windowJoins: string[] = [];
+  // Features by plain name, for on-demand expressions.
+  const byName = new Map<string, string>();
+
+  plan.views.forEach((rv, i) => {
+    const v = rv.view;
+    const wanted = new Set(rv.features);
+    const rows = v.rowFeatures.filter((f) => wanted.has(f.spec.name));
+    const windows = v.windowFeatures.filter((f) => wanted.has(f.spec.name));
+    const keys = v.keys.map((k) => `CAST(${q(k.name)} AS ${keyCast(k.type)}) AS ${q(k.name)}`).join(', ');
+    const srcTs = `CAST(${q(v.spec.source.timestamp)} AS TIMESTAMP)`;
+    if (rows.length > 0) {
+      const struct = rows.map((f) => `${sqlStringKey(f.spec.name)}: ${f.expr.sql}`).join(', ');
+      ctes.push(
+        `v${i} AS (SELECT ${v.keys.map((k) => q(k.name)).join(', ')}, __ts, arg_max({${struct}}, __seq) AS __v ` +
+          `FROM (SELECT *, ${keys.length ? `${keys}, ` : ''}${srcTs} AS __ts, file_row_number AS __seq FROM ${rv.from}) ` +
+          `WHERE __ts IS NOT NULL GROUP BY ALL)`,
+      );
+      const on = v.keys.map((k) => `CAST(e.${q(k.name)} AS ${keyCast(k.type)}) = v${i}.${q(k.name)}`).join(' AND ');
+      joins.push(`ASOF LEFT JOIN v${i} ON ${on} AND e.${ts} >= v${i}.__ts`);
+      const fresh = v.ttlMs > 0 ? ` AND v${i}.__ts >= e.${ts} - to_milliseconds(${v.ttlMs})` : '';
+      structCols.push(`CASE WHEN v${i}.__ts IS NOT NULL${fresh} THEN v${i}.__v END AS __v${i}`);
+      for (const f of rows) {
+        const col = `struct_extract(j.__v${i}, ${sqlStringKey(f.spec.name)})`;
+        featureCols.push(`${col} AS ${q(out(v.name, f.spec.name))}`);
+        byName.set(f.spec.name, col);
+      }
+    }
+    if (windows.length > 0) {
+      ctes.push(...windowCtes(v, windows, rv.from, i, plan.timestamp));
+      for (const w of windows) {
+        const col = `w${i}.${q(w.spec.name)}`;
+        const value = w.agg.fn === 'count' ? `coalesce(${col}, 0)` : col;
+        featureCols.push(`${value} AS ${q(out(v.name, w.spec.name))}`);
+        byName.set(w.spec.name, value);
+      }
+      windowJoins.push(`LEFT JOIN w${i} ON w${i}.__rid = j.__rid`);
+    }
+  });
+
+  const entityCols = plan.entityColumns.map((c) => `j.${q(c)}`);
+  const onDemandCols = (plan.onDemand ?? []).map((od) => `${od.expr.sql} AS ${q(od.name)}`);
+  const inner =
+    `SELECT j.__rid, ${[...entityCols, ...featureCols].join(', ')} ` +
+    `FROM (SELECT e.*${structCols.length ? `, ${structCols.join(', ')}` : ''} FROM e ${joins.join(' ')}) j ${windowJoins.join(' ')}`;
+  const select = onDemandCols.length > 0 ? `SELECT *, ${onDemandCols.join(', ')} FROM (${inner})` : inner;
+  return `WITH ${ctes.join(',\n')}\n${select}\nORDER BY __rid`;
+}
+
+function sqlStringKey(name: string): string {
+  return `'${name.replaceAll("'", "''")}'`;
+}
+
+function aggSql(fn: string, arg: string): string {
+  switch (fn) {
+    case 'count':
+      return `count(${arg})`;
+    case 'sum':
+      return `sum(CAST(${arg} AS DOUBLE))`;
+    case 'mean':
+      return `avg(CAST(${arg} AS DOUBLE))`;
+    default:
+      return `${fn}(${arg})`;
+  }
+}
+
+function windowCtes(v: ResolvedView, windows: ResolvedView['windowFeatures'], from: string, i: number, timestamp: string): string[] {
+  const ts = q(timestamp);
+  const keys = v.keys.map((k) => `CAST(${q(k.name)} AS ${keyCast(k.type)}) AS ${q(k.name)}`).join(', ');
+  const args = windows.map((w, n) => `${w.expr ? w.expr.sql : 'NULL'} AS __a${n}`).join(', ');
+  const src = `(SELECT ${keys}, epoch_ms(CAST(${q(v.spec.source.timestamp)} AS TIMESTAMP)) AS __t, file_row_number AS __seq, ${args} FROM ${from})`;
+  const on = v.keys.map((k) => `CAST(e.${q(k.name)} AS ${keyCast(k.type)}) = s.${q(k.name)}`).join(' AND ');
+  const arg = (n: number, w: ResolvedView['windowFeatures'][number]) => (w.expr ? `__a${n}` : '__seq');
+  const timed = windows.map((w, n) => ({ w, n })).filter((x) => x.w.agg.window !== undefined);
+  const counted = windows.map((w, n) => ({ w, n })).filter((x) => x.w.agg.last !== undefined);
+  const parts: string[] = [];
+  const selects: string[] = [];
+  if (timed.length > 0) {
+    const maxW = Math.max(...timed.map((x) => x.w.agg.window!));
+    const aggs = timed.map(
+      ({ w, n }) => `${aggSql(w.agg.fn, `s.${arg(n, w)}`)} FILTER (WHERE s.__t > e.__t - ${w.agg.window}) AS ${q(w.spec.name)}`,
+    );
+    parts.push(
+      `wt${i} AS (SELECT e.__rid, ${aggs.join(', ')} FROM (SELECT *, epoch_ms(${ts}) AS __t FROM e) e ` +
+        `LEFT JOIN ${src} s ON ${on} AND s.__t <= e.__t AND s.__t > e.__t - ${maxW} GROUP BY e.__rid)`,
+    );
+    selects.push(...timed.map(({ w }) => `wt${i}.${q(w.spec.name)}`));
+  }
+  if (counted.length > 0) {
+    const maxN = Math.max(...counted.map((x) => x.w.agg.last!));
+    const aggs = counted.map(({ w, n }) => `${aggSql(w.agg.fn, arg(n, w))} FILTER (WHERE __rn <= ${w.agg.last}) AS ${q(w.spec.name)}`);
+    parts.push(
+      `wn${i} AS (SELECT __rid, ${aggs.join(', ')} FROM (` +
+        `SELECT e.__rid, s.*, row_number() OVER (PARTITION BY e.__rid ORDER BY s.__t DESC, s.__seq DESC) AS __rn ` +
+        `FROM (SELECT *, epoch_ms(${ts}) AS __t FROM e) e JOIN ${src} s ON ${on} AND s.__t <= e.__t QUALIFY __rn <= ${maxN}) GROUP BY __rid)`,
+    );
+    selects.push(...counted.map(({ w }) => `wn${i}.${q(w.spec.name)}`));
+  }
+  const joined = [
+    timed.length > 0 ? `LEFT JOIN wt${i} ON wt${i}.__rid = e.__rid` : '',
+    counted.length > 0 ? `LEFT JOIN wn${i} ON wn${i}.__rid = e.__rid` : '',
+  ].join(' ');
+  parts.push(`w${i} AS (SELECT e.__rid, ${selects.join(', ')} FROM e ${joined})`);
+  return parts;
+}
