@@ -33,7 +33,7 @@ import {
 } from './domain.ts';
 import { randomRunName } from './run-names.ts';
 import { experimentFilterCondition, experimentOrderBy, runFilterCondition, runOrderBy } from './search-sql.ts';
-import { TrackingStore, toRunInfo, type Db, type RunRow, type StoredMetric } from './store.ts';
+import { TrackingStore, toRunInfo, type Db, type RunRow } from './store.ts';
 import {
   MAX_DATASET_DIGEST_SIZE,
   MAX_DATASET_NAME_SIZE,
@@ -82,17 +82,14 @@ export function appendToUriPath(uri: string, ...parts: string[]): string {
   return `${base.replace(/\/+$/, '')}/${parts.join('/')}${query}`;
 }
 
-/** The stored form of a metric point. */
-function storedMetric(m: Metric): StoredMetric {
-  const isNan = Number.isNaN(m.value);
-  return { key: m.key, value: isNan ? 0 : m.value, is_nan: isNan ? 1 : 0, timestamp: m.timestamp, step: m.step };
-}
-
-/** True when `a` is strictly later than `b`: step, then timestamp, then (stored) value. */
-function isLater(a: StoredMetric, b: StoredMetric): boolean {
+/**
+ * True when `a` is strictly later than `b`: step, then timestamp, then value as stored (NaN as 0),
+ * MLflow's rule for the latest point of a metric.
+ */
+function isLater(a: Metric, b: Metric): boolean {
   if (a.step !== b.step) return a.step > b.step;
   if (a.timestamp !== b.timestamp) return a.timestamp > b.timestamp;
-  return a.value > b.value;
+  return (Number.isNaN(a.value) ? 0 : a.value) > (Number.isNaN(b.value) ? 0 : b.value);
 }
 
 function checkRunActive(run: { run_uuid: string; lifecycle_stage: string }): void {
@@ -443,20 +440,11 @@ export class TrackingService {
   }
 
   async #logBatch(ctx: RequestContext, runId: string, metrics: readonly Metric[], params: readonly Param[], tags: readonly Tag[]): Promise<void> {
-    // Deduplicate and reduce in memory so that each table gets one statement.
-    const points: StoredMetric[] = [];
-    const latest = new Map<string, StoredMetric>();
-    if (metrics.length > 0) {
-      const seen = new Set<string>();
-      for (const m of metrics) {
-        const s = storedMetric(m);
-        const id = `${s.key}\u0000${s.step}\u0000${s.timestamp}\u0000${s.value}\u0000${s.is_nan}`;
-        if (seen.has(id)) continue;
-        seen.add(id);
-        points.push(s);
-        const current = latest.get(s.key);
-        if (!current || isLater(s, current)) latest.set(s.key, s);
-      }
+    // One point per key for the latest_metrics upsert; repeated points are left to the database.
+    const latest = new Map<string, Metric>();
+    for (const m of metrics) {
+      const current = latest.get(m.key);
+      if (!current || isLater(m, current)) latest.set(m.key, m);
     }
     const runTags = dedupeTags(tags);
     const newName = runTags.find((t) => t.key === RUN_NAME_TAG)?.value;
@@ -464,7 +452,7 @@ export class TrackingService {
       const run = await this.#runRow(trx, ctx, runId);
       checkRunActive(run);
       if (params.length > 0) await this.#logParams(trx, runId, params);
-      if (points.length > 0) await this.store.appendMetrics(trx, runId, points, [...latest.values()]);
+      if (metrics.length > 0) await this.store.appendMetrics(trx, runId, metrics, [...latest.values()]);
       if (runTags.length > 0) {
         await this.store.upsertTags(trx, runId, runTags);
         if (newName !== undefined && newName !== run.run_name) await this.store.updateRun(trx, runId, { run_name: newName });

@@ -29,14 +29,6 @@ export interface RunSearchQuery {
   readonly offset: number;
 }
 
-/** A metric point as stored: NaN is `value` 0 with `is_nan` 1. */
-export interface StoredMetric {
-  readonly key: string;
-  readonly value: number;
-  readonly is_nan: 0 | 1;
-  readonly timestamp: number;
-  readonly step: number;
-}
 
 /** Turns a stored metric point back into its value (NaN is stored as 0 with `is_nan` = 1). */
 export function metricValue(value: number, isNan: number | boolean): number {
@@ -362,60 +354,48 @@ export class TrackingStore {
   }
 
   /**
-   * Appends metric points (duplicates of stored points are skipped) and raises each key's row of
-   * `latest_metrics` when a new point is later (step, then timestamp, then value). The statements
-   * are built as text with positional parameters: a batch of 1,000 points is two statements, and
-   * the query builder's per-value nodes would cost more than the database does.
+   * Appends metric points (points already stored, or repeated in `points`, are skipped) and raises
+   * each key's row of `latest_metrics` to the point of `latest` when that one is later (step, then
+   * timestamp, then stored value). `latest` holds at most one point per key. NaN is stored as 0 with
+   * `is_nan` = 1.
+   *
+   * The statements are built as text with positional parameters: a batch of 1,000 points is two
+   * statements, and the query builder's per-value nodes would cost more than the database does.
    */
-  async appendMetrics(db: Db, runId: string, points: readonly StoredMetric[], latest: readonly StoredMetric[]): Promise<void> {
-    const perStatement = Math.floor(this.#maxParameters / 6);
-    for (let start = 0; start < points.length; start += perStatement) {
-      const end = Math.min(points.length, start + perStatement);
-      const params: unknown[] = [];
-      const rows: string[] = [];
-      for (let i = start; i < end; i++) {
-        const p = points[i];
-        rows.push(this.#tuple(params.length, 6));
-        params.push(runId, p.key, p.value, p.is_nan, p.timestamp, p.step);
+  async appendMetrics(db: Db, runId: string, points: readonly Metric[], latest: readonly Metric[]): Promise<void> {
+    const upsert =
+      'on conflict (run_uuid, key) do update set value = excluded.value, is_nan = excluded.is_nan, timestamp = excluded.timestamp, step = excluded.step ' +
+      'where excluded.step > lm.step or (excluded.step = lm.step and (excluded.timestamp > lm.timestamp or ' +
+      '(excluded.timestamp = lm.timestamp and excluded.value > lm.value)))';
+    for (const [table, rows, suffix] of [
+      ['metrics', points, 'on conflict do nothing'],
+      ['latest_metrics as lm', latest, upsert],
+    ] as const) {
+      const perStatement = Math.floor(this.#maxParameters / 5);
+      for (let start = 0; start < rows.length; start += perStatement) {
+        const end = Math.min(rows.length, start + perStatement);
+        const params: unknown[] = [];
+        let values = '';
+        for (let i = start; i < end; i++) {
+          const m = rows[i];
+          const isNan = Number.isNaN(m.value);
+          const n = params.length;
+          if (i > start) values += ', ';
+          // is_nan is a literal: one parameter fewer per row, and the text stays short.
+          values +=
+            this.dialect === 'postgres'
+              ? `($${n + 1}, $${n + 2}, $${n + 3}, ${isNan ? 1 : 0}, $${n + 4}, $${n + 5})`
+              : `(?, ?, ?, ${isNan ? 1 : 0}, ?, ?)`;
+          params.push(runId, m.key, isNan ? 0 : m.value, m.timestamp, m.step);
+        }
+        await db.executeQuery(CompiledQuery.raw(`insert into ${table} (run_uuid, key, value, is_nan, timestamp, step) values ${values} ${suffix}`, params));
       }
-      await db.executeQuery(
-        CompiledQuery.raw(`insert into metrics (run_uuid, key, value, is_nan, timestamp, step) values ${rows.join(', ')} on conflict do nothing`, params),
-      );
-    }
-    for (let start = 0; start < latest.length; start += perStatement) {
-      const end = Math.min(latest.length, start + perStatement);
-      const params: unknown[] = [];
-      const rows: string[] = [];
-      for (let i = start; i < end; i++) {
-        const p = latest[i];
-        rows.push(this.#tuple(params.length, 6));
-        params.push(runId, p.key, p.value, p.is_nan, p.timestamp, p.step);
-      }
-      await db.executeQuery(
-        CompiledQuery.raw(
-          `insert into latest_metrics as lm (run_uuid, key, value, is_nan, timestamp, step) values ${rows.join(', ')} ` +
-            'on conflict (run_uuid, key) do update set value = excluded.value, is_nan = excluded.is_nan, timestamp = excluded.timestamp, step = excluded.step ' +
-            'where excluded.step > lm.step or (excluded.step = lm.step and (excluded.timestamp > lm.timestamp or ' +
-            '(excluded.timestamp = lm.timestamp and excluded.value > lm.value)))',
-          params,
-        ),
-      );
     }
   }
 
   /** Bound parameters one statement may carry, with room to spare (SQLite: 32,766; PostgreSQL: 65,535). */
   get #maxParameters(): number {
     return this.dialect === 'postgres' ? 65_000 : 32_000;
-  }
-
-  /** `(?, ?, ?)` or `($n, $n+1, $n+2)` for a row of `width` parameters after `offset` others. */
-  #tuple(offset: number, width: number): string {
-    let out = '(';
-    for (let i = 0; i < width; i++) {
-      if (i > 0) out += ', ';
-      out += this.dialect === 'postgres' ? `$${offset + i + 1}` : '?';
-    }
-    return `${out})`;
   }
 
   /** Ids of the given experiments (every experiment when `ids` is undefined) that belong to `project`. */
