@@ -42,6 +42,8 @@ export interface LogisticFitInfo {
   /** The final objective Σ sw·loss + ½‖W‖²/C. */
   readonly objective: number;
   readonly stopReason: string;
+  /** Threads that evaluated the gradient (1 unless the problem was large enough for workers). */
+  readonly threads: number;
 }
 
 /** Serialized {@link LogisticRegressionModel}. */
@@ -218,7 +220,7 @@ export async function fitLogisticRegression(
       task, nFeatures: d, nClasses,
       coef: dp.params.slice(0, k * d), intercept: dp.params.slice(k * d),
       C: p.C, fitIntercept: p.fitIntercept,
-      info: { solver: 'dp-sgd', iterations: dp.steps, converged: true, objective: Number.NaN, stopReason: 'budget' },
+      info: { solver: 'dp-sgd', iterations: dp.steps, converged: true, objective: Number.NaN, stopReason: 'budget', threads: 1 },
       privacy: dp.privacy,
     });
   }
@@ -256,7 +258,7 @@ export async function fitLogisticRegression(
     }
     return new LogisticRegressionModel({
       task, nFeatures: d, nClasses, coef, intercept, C: p.C, fitIntercept: p.fitIntercept,
-      info: { solver: 'lbfgs', iterations: Math.max(iterations, result.iterations), converged: result.converged, objective: result.f, stopReason: result.reason },
+      info: { solver: 'lbfgs', iterations: Math.max(iterations, result.iterations), converged: result.converged, objective: result.f, stopReason: result.reason, threads: objective.threads },
     });
   } finally {
     objective.close();
@@ -322,6 +324,11 @@ class LogisticObjective {
     const ys = toShared(y);
     const sws = sw === null ? null : toShared(sw);
     return new LogisticObjective({ x: xs.data, y: ys, sw: sws, rows: x.rows, cols: x.cols, outputs }, chunks, workers.length + 1, workers);
+  }
+
+  /** Threads in use, this one included. */
+  get threads(): number {
+    return this.#workers.length + 1;
   }
 
   /** Σ sw·loss at `w`; writes its gradient into `grad`. */
