@@ -109,3 +109,53 @@ export interface BlobStore {
   /** Releases clients. */
   close(): Promise<void>;
 }
+
+/** A feature value as the online store keeps it (timestamps as epoch milliseconds). */
+export type OnlineValue = number | string | boolean | null;
+
+/** The stored feature values of one entity in one table, with the event time they hold for. */
+export interface OnlineRecord {
+  /** Event time of the values, epoch milliseconds. */
+  readonly eventTime: number;
+  /** Feature values by feature name. Non-finite numbers (NaN, ±Infinity) round-trip. */
+  readonly values: Readonly<Record<string, OnlineValue>>;
+}
+
+/** One record to write: where it goes (table, entity key) and what it holds. */
+export interface OnlineWrite extends OnlineRecord {
+  /** The table (one per project and feature view), e.g. `default/driver_stats`. */
+  readonly table: string;
+  /** The serialized entity key, e.g. `[1001]`. */
+  readonly key: string;
+}
+
+/** What {@link OnlineStore.write} reports. */
+export interface OnlineWriteResult {
+  /** Records stored. */
+  readonly written: number;
+  /** Records ignored because the stored one has a newer event time. */
+  readonly skipped: number;
+}
+
+/**
+ * The online feature store: the latest feature values per entity, read at serving time. A write
+ * replaces the stored record of its (table, key) only when its event time is not older than the
+ * stored one's (newer or equal wins), so out-of-order and concurrent writers converge on the newest
+ * values. A write that resolved survives a crash of the process.
+ */
+export interface OnlineStore {
+  /** Which backend this is. */
+  readonly kind: 'sqlite' | 'redis';
+  /** Writes `records`, each atomically; resolves with how many were stored and skipped. */
+  write(records: readonly OnlineWrite[]): Promise<OnlineWriteResult>;
+  /** The records of `keys` in `table`, in the order asked; `undefined` where there is none. */
+  read(table: string, keys: readonly string[]): Promise<(OnlineRecord | undefined)[]>;
+  /** Deletes the records of `table` whose event time is before `before` (TTL clean-up); resolves the count. */
+  purge(table: string, before: number): Promise<number>;
+  /** Deletes every record of `table`; resolves the count. */
+  dropTable(table: string): Promise<number>;
+  /** Resolves when the store answers; rejects otherwise. */
+  ping(): Promise<void>;
+  /** Releases connections. */
+  close(): Promise<void>;
+}

@@ -10,10 +10,12 @@ import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import pg from 'pg';
 import { newHexId } from '../../src/core/ids.ts';
 import { LocalBlobStore } from '../../src/storage/local/blob-store.ts';
-import type { BlobStore, MetadataStore } from '../../src/storage/ports.ts';
+import type { BlobStore, MetadataStore, OnlineStore } from '../../src/storage/ports.ts';
 import { PostgresMetadataStore } from '../../src/storage/postgres/metadata-store.ts';
+import { RedisOnlineStore } from '../../src/storage/redis/online-store.ts';
 import { S3BlobStore } from '../../src/storage/s3/blob-store.ts';
 import { SqliteMetadataStore } from '../../src/storage/sqlite/metadata-store.ts';
+import { SqliteOnlineStore } from '../../src/storage/sqlite/online-store.ts';
 
 /** A store of the matrix, opened fresh. */
 export interface Opened<T> {
@@ -138,6 +140,50 @@ export function blobBackends(): Backend<BlobStore>[] {
           cleanup: async () => {
             await store.deletePrefix('');
             await store.close();
+          },
+        };
+      },
+    },
+  ];
+}
+
+/**
+ * The online-store backends: SQLite always, Redis when MLOOP_TEST_REDIS_URL is set. Each Redis store
+ * gets its own key prefix, and its cleanup deletes what it wrote.
+ */
+export function onlineBackends(): Backend<OnlineStore>[] {
+  const redisUrl = process.env.MLOOP_TEST_REDIS_URL;
+  return [
+    {
+      name: 'sqlite',
+      async open() {
+        const dir = await tempDir();
+        const store = new SqliteOnlineStore({ path: join(dir.path, 'online.db') });
+        return { store, cleanup: async () => (await store.close(), await dir.cleanup()) };
+      },
+    },
+    {
+      name: 'redis',
+      skip: redisUrl ? undefined : 'MLOOP_TEST_REDIS_URL is not set',
+      async open() {
+        const prefix = `mloop-t-${newHexId().slice(0, 12)}:`;
+        const store = new RedisOnlineStore({ url: redisUrl!, keyPrefix: prefix });
+        return {
+          store,
+          async cleanup() {
+            const { Redis } = await import('ioredis');
+            const admin = new Redis(redisUrl!);
+            try {
+              let cursor = '0';
+              do {
+                const [next, keys] = await admin.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+                cursor = next;
+                if (keys.length > 0) await admin.unlink(...keys);
+              } while (cursor !== '0');
+            } finally {
+              admin.disconnect();
+              await store.close();
+            }
           },
         };
       },
