@@ -159,6 +159,54 @@ export interface ModelVersionTagsTable {
   value: string;
 }
 
+/** features: every version of every definition (entity, feature view, on-demand view, service). */
+export interface FeatureDefinitionsTable {
+  project: string;
+  kind: string;
+  name: string;
+  /** sha256 of the canonical JSON of spec and refs. */
+  version: string;
+  /** JSON of the spec. */
+  spec: string;
+  /** JSON of the versions it refers to, by `kind:name`. */
+  refs: string;
+  created_at: number;
+  created_by: string;
+}
+
+/** features: the version each definition name currently points at. */
+export interface FeatureHeadsTable {
+  project: string;
+  kind: string;
+  name: string;
+  version: string;
+  updated_at: number;
+}
+
+/** features: how far each feature view version has been materialized (event time, epoch ms). */
+export interface FeatureMaterializationsTable {
+  project: string;
+  view: string;
+  view_version: string;
+  high_water: number;
+  last_start: number | null;
+  rows_written: number;
+  dataset_version: string | null;
+  updated_at: number;
+}
+
+/** lineage: one edge of the graph of what was made from, or consumed, what. */
+export interface LineageEdgesTable {
+  project: string;
+  src_kind: string;
+  src_id: string;
+  dst_kind: string;
+  dst_id: string;
+  relation: string;
+  created_at: number;
+  created_by: string;
+}
+
 /** Every table of the metadata database. */
 export interface Database {
   projects: ProjectsTable;
@@ -177,4 +225,8 @@ export interface Database {
   registered_model_aliases: RegisteredModelAliasesTable;
   model_versions: ModelVersionsTable;
   model_version_tags: ModelVersionTagsTable;
+  feature_definitions: FeatureDefinitionsTable;
+  feature_heads: FeatureHeadsTable;
+  feature_materializations: FeatureMaterializationsTable;
+  lineage_edges: LineageEdgesTable;
 }
