@@ -190,10 +190,11 @@ export class Preprocessor {
       for (const f of this.numeric) graph.input(f.name, 'float', ['N', 1]);
       let t = this.numeric.length === 1 ? this.numeric[0].name : graph.node('Concat', this.numeric.map((f) => f.name), [graph.fresh('pre_numeric')], { axis: int(1) })[0];
       if (this.options.numericImputation !== 'none') {
-        [t] = graph.node('Imputer', [t], [graph.fresh('pre_imputed')], {
-          imputed_value_floats: this.numeric.map((f) => f.fill ?? Number.NaN),
-          replaced_value_float: Number.NaN,
-        }, 'ai.onnx.ml');
+        // Where(IsNaN(x), fill, x) rather than ai.onnx.ml Imputer: onnx.checker's full check has no type
+        // inference for Imputer, so every tensor downstream of it would fail the check.
+        const fill = graph.constant(graph.fresh('pre_fill'), { type: 'float', dims: [1, this.numeric.length], values: this.numeric.map((f) => f.fill ?? Number.NaN) });
+        const [missing] = graph.node('IsNaN', [t], [graph.fresh('pre_missing')]);
+        [t] = graph.node('Where', [missing, fill, t], [graph.fresh('pre_imputed')]);
       }
       if (this.options.standardize) {
         const m = this.numeric.length;
