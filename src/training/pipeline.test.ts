@@ -168,7 +168,7 @@ describe('Pipeline', () => {
     const code = (e: unknown) => e instanceof MloopError && e.code === 'INVALID_PARAMETER_VALUE';
     await assert.rejects(fitPipeline(t, logisticRegression(), { target: 'label', task: 'classification', seed: 0 }), (e) => code(e) && /column "label" is not in the table/.test((e as Error).message));
     await assert.rejects(fitPipeline(t, ridgeRegression(), { target: 'y', task: 'classification', seed: 0 }), (e) => code(e) && /linear_regression does not learn binary/.test((e as Error).message));
-    const single: Table = { ...t, columns: t.columns.map((c) => (c.name === 'y' ? { ...c, values: c.values.map(() => 'yes') } as CategoricalColumn : c)) };
+    const single: Table = { ...t, columns: t.columns.map((c) => (c.name === 'y' ? ({ name: 'y', kind: 'categorical', values: Array.from({ length: 50 }, () => 'yes') } satisfies CategoricalColumn) : c)) };
     await assert.rejects(fitPipeline(single, logisticRegression(), { target: 'y', task: 'classification', seed: 0 }), /at least two classes/);
     const empty: Table = { ...t, columns: t.columns.map((c) => (c.name === 'n3' ? { ...c, values: new Float64Array(50).fill(Number.NaN) } as NumericColumn : c)) };
     await assert.rejects(fitPipeline(empty, logisticRegression(), { target: 'y', task: 'classification', seed: 0 }), /column "n3": every value is missing/);
