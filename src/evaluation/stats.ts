@@ -126,12 +126,27 @@ export function chiSquareSf(x: number, df: number): number {
   return gammaQ(df / 2, x / 2);
 }
 
-/** P(X ≤ k) for X ~ Binomial(n, p), summed in log space. */
+/**
+ * P(X ≤ k) for X ~ Binomial(n, p). Terms come from the recurrence t₍ᵢ₊₁₎ = tᵢ (n − i) / (i + 1) · p/q,
+ * which is exact for p = ½ while C(n, i) fits in a double (McNemar's case); log space for large n.
+ */
 export function binomialCdf(k: number, n: number, p: number): number {
   if (k < 0) return 0;
   if (k >= n) return 1;
   if (p === 0) return 1;
   if (p === 1) return 0;
+  const q = 1 - p;
+  const start = Math.pow(q, n);
+  if (start > 1e-250) {
+    const ratio = p / q;
+    let term = start;
+    let sum = term;
+    for (let i = 0; i < k; i++) {
+      term = ((term * (n - i)) / (i + 1)) * ratio;
+      sum += term;
+    }
+    return Math.min(1, sum);
+  }
   const lp = Math.log(p);
   const lq = Math.log1p(-p);
   let max = -Infinity;

@@ -58,7 +58,8 @@ export interface MetricDefinition {
   compute(data: EvaluationData): number;
 }
 
-function preds(data: EvaluationData): Vector {
+/** Predicted labels or values of `data`: `yPred`, or for classification the labels its scores imply. */
+export function predictions(data: EvaluationData): Vector {
   if (data.yPred) return data.yPred;
   return labelsFromScores(scores(data));
 }
@@ -90,13 +91,13 @@ function prf(name: string, which: 'precision' | 'recall' | 'f1', average: Averag
     greaterIsBetter: true,
     needs: 'predictions',
     description: average === 'binary' ? `${what} of class 1` : `${what}, ${average}-averaged over classes`,
-    compute: (d) => precisionRecallF1(d.yTrue, preds(d), { average, ...w(d) })[which],
+    compute: (d) => precisionRecallF1(d.yTrue, predictions(d), { average, ...w(d) })[which],
   };
   if (average !== 'binary' || which === 'f1') return def;
   return {
     ...def,
     proportion: (d) => {
-      const p = preds(d);
+      const p = predictions(d);
       let k = 0;
       let n = 0;
       for (let i = 0; i < d.yTrue.length; i++) {
@@ -119,9 +120,9 @@ const DEFINITIONS: MetricDefinition[] = [
     greaterIsBetter: true,
     needs: 'predictions',
     description: 'fraction of rows whose predicted class is right',
-    compute: (d) => accuracy(d.yTrue, preds(d), w(d)),
+    compute: (d) => accuracy(d.yTrue, predictions(d), w(d)),
     proportion: (d) => {
-      const p = preds(d);
+      const p = predictions(d);
       let k = 0;
       for (let i = 0; i < d.yTrue.length; i++) if (d.yTrue[i] === p[i]) k++;
       return { k, n: d.yTrue.length };
@@ -133,7 +134,7 @@ const DEFINITIONS: MetricDefinition[] = [
     greaterIsBetter: true,
     needs: 'predictions',
     description: 'mean recall over the classes present',
-    compute: (d) => balancedAccuracy(d.yTrue, preds(d), w(d)),
+    compute: (d) => balancedAccuracy(d.yTrue, predictions(d), w(d)),
   },
   prf('precision', 'precision', 'binary'),
   prf('recall', 'recall', 'binary'),
@@ -189,7 +190,7 @@ const DEFINITIONS: MetricDefinition[] = [
     greaterIsBetter: false,
     needs: 'predictions',
     description: 'mean absolute error',
-    compute: (d) => meanAbsoluteError(d.yTrue, preds(d), w(d)),
+    compute: (d) => meanAbsoluteError(d.yTrue, predictions(d), w(d)),
   },
   {
     name: 'rmse',
@@ -197,7 +198,7 @@ const DEFINITIONS: MetricDefinition[] = [
     greaterIsBetter: false,
     needs: 'predictions',
     description: 'root mean squared error',
-    compute: (d) => rootMeanSquaredError(d.yTrue, preds(d), w(d)),
+    compute: (d) => rootMeanSquaredError(d.yTrue, predictions(d), w(d)),
   },
   {
     name: 'mape',
@@ -205,7 +206,7 @@ const DEFINITIONS: MetricDefinition[] = [
     greaterIsBetter: false,
     needs: 'predictions',
     description: 'mean absolute percentage error (a fraction)',
-    compute: (d) => meanAbsolutePercentageError(d.yTrue, preds(d), w(d)),
+    compute: (d) => meanAbsolutePercentageError(d.yTrue, predictions(d), w(d)),
   },
   {
     name: 'r2',
@@ -213,7 +214,7 @@ const DEFINITIONS: MetricDefinition[] = [
     greaterIsBetter: true,
     needs: 'predictions',
     description: 'coefficient of determination',
-    compute: (d) => r2Score(d.yTrue, preds(d), w(d)),
+    compute: (d) => r2Score(d.yTrue, predictions(d), w(d)),
   },
 ];
 
