@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../core/clock.ts';
 import type { ServerConfig } from '../core/config.ts';
 import { MloopError } from '../core/errors.ts';
+import { datasetRoutes } from '../data/routes.ts';
 import { newUuid } from '../core/ids.ts';
 import { registryMlflowRoutes } from '../registry/mlflow-routes.ts';
 import { registryRoutes } from '../registry/routes.ts';
@@ -21,7 +22,7 @@ import { createServices, type Services } from './services.ts';
 
 /** What the app is built from. Stores are opened and migrated by the caller. */
 export interface AppDeps {
-  readonly config: Pick<ServerConfig, 'bodyLimitBytes' | 'maxArtifactBytes'>;
+  readonly config: Pick<ServerConfig, 'bodyLimitBytes' | 'maxArtifactBytes'> & Partial<Pick<ServerConfig, 'home'>>;
   readonly metadata: MetadataStore;
   readonly blobs: BlobStore;
   readonly clock: Clock;
@@ -52,6 +53,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       (request.url.startsWith('/api/2.0/') ? mlflowErrorHandler : problemErrorHandler)(error, request, reply),
   });
   const services = createServices(deps);
+  http.addHook('onClose', async () => services.datasets.close());
 
   // Only JSON is a request body here; text/plain (the form-post CSRF vector) gets 415.
   http.removeAllContentTypeParsers();
@@ -117,6 +119,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     async (v1) => {
       await trackingRoutes(v1, services);
       await registryRoutes(v1, services);
+      await datasetRoutes(v1, services);
     },
     { prefix: '/api/v1' },
   );

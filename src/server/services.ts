@@ -1,6 +1,7 @@
 /** The services of every module, built once over the stores and handed to the transports. */
 import type { Clock } from '../core/clock.ts';
 import type { ServerConfig } from '../core/config.ts';
+import { DatasetService } from '../data/service.ts';
 import type { BlobStore, MetadataStore } from '../storage/ports.ts';
 import { RegistryService } from '../registry/service.ts';
 import { ArtifactService } from '../tracking/artifacts.ts';
@@ -11,7 +12,7 @@ export interface ServiceDeps {
   readonly metadata: MetadataStore;
   readonly blobs: BlobStore;
   readonly clock: Clock;
-  readonly config: Pick<ServerConfig, 'maxArtifactBytes'>;
+  readonly config: Pick<ServerConfig, 'maxArtifactBytes'> & Partial<Pick<ServerConfig, 'home'>>;
 }
 
 /** Every module's service. */
@@ -19,6 +20,7 @@ export interface Services {
   readonly tracking: TrackingService;
   readonly registry: RegistryService;
   readonly artifacts: ArtifactService;
+  readonly datasets: DatasetService;
 }
 
 /** Builds every service. */
@@ -31,5 +33,12 @@ export function createServices(deps: ServiceDeps): Services {
   });
   const registry = new RegistryService({ metadata: deps.metadata, clock: deps.clock, tracking });
   const artifacts = new ArtifactService({ blobs: deps.blobs, maxArtifactBytes: deps.config.maxArtifactBytes });
-  return { tracking, registry, artifacts };
+  const datasets = new DatasetService({
+    metadata: deps.metadata,
+    blobs: deps.blobs,
+    clock: deps.clock,
+    maxUploadBytes: deps.config.maxArtifactBytes,
+    home: deps.config.home,
+  });
+  return { tracking, registry, artifacts, datasets };
 }

@@ -159,6 +159,80 @@ export interface ModelVersionTagsTable {
   value: string;
 }
 
+/** data: dataset names, with the schema declared for later uploads. */
+export interface DatasetNamesTable {
+  project: string;
+  name: string;
+  description: string | null;
+  /** JSON of the declared schema, or null. */
+  declared_schema: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** data: dataset versions; `version` is the sha256 of the canonical Parquet file. */
+export interface DatasetVersionsTable {
+  project: string;
+  name: string;
+  version: string;
+  description: string | null;
+  size_bytes: number;
+  row_count: number;
+  column_count: number;
+  /** JSON of the schema. */
+  schema: string;
+  /** JSON of the profile. */
+  profile: string;
+  source_format: string;
+  source_name: string | null;
+  source_sha256: string | null;
+  source_bytes: number | null;
+  /** JSON of the transformation that derived this version, or null. */
+  transformation: string | null;
+  created_at: number;
+  created_by: string;
+  /** unvalidated, passed, warned or failed: the status of the latest validation report. */
+  validation_status: string;
+  validation_id: string | null;
+  validated_at: number | null;
+}
+
+/** data: the versions a derived version was made from, in order. */
+export interface DatasetParentsTable {
+  project: string;
+  name: string;
+  version: string;
+  position: number;
+  parent_project: string;
+  parent_name: string;
+  parent_version: string;
+}
+
+/** data: what uses a version (runs, model versions, feature views...) and so keeps it from deletion. */
+export interface DatasetDependentsTable {
+  project: string;
+  name: string;
+  version: string;
+  dependent_kind: string;
+  dependent_id: string;
+  created_at: number;
+  created_by: string;
+}
+
+/** data: validation reports, one per run of a rules set on a version. */
+export interface DatasetValidationsTable {
+  id: string;
+  project: string;
+  name: string;
+  version: string;
+  rules_sha256: string;
+  rules: string;
+  report: string;
+  status: string;
+  created_at: number;
+  created_by: string;
+}
+
 /** features: every version of every definition (entity, feature view, on-demand view, service). */
 export interface FeatureDefinitionsTable {
   project: string;
@@ -229,4 +303,9 @@ export interface Database {
   feature_heads: FeatureHeadsTable;
   feature_materializations: FeatureMaterializationsTable;
   lineage_edges: LineageEdgesTable;
+  dataset_names: DatasetNamesTable;
+  dataset_versions: DatasetVersionsTable;
+  dataset_parents: DatasetParentsTable;
+  dataset_dependents: DatasetDependentsTable;
+  dataset_validations: DatasetValidationsTable;
 }

@@ -7,6 +7,7 @@ import type { SqlDialect } from '../ports.ts';
 import { foundation } from './0001-foundation.ts';
 import { tracking } from './0002-tracking.ts';
 import { registry } from './0003-registry.ts';
+import { datasets } from './0005-datasets.ts';
 import { features } from './0006-features.ts';
 
 /** Every migration, by name, for the given dialect. */
@@ -15,6 +16,7 @@ export function migrationsFor(dialect: SqlDialect): Record<string, Migration> {
     '0001-foundation': foundation(dialect),
     '0002-tracking': tracking(dialect),
     '0003-registry': registry(dialect),
+    '0005-datasets': datasets(dialect),
     '0006-features': features(dialect),
   };
 }

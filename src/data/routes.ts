@@ -1,0 +1,232 @@
+/**
+ * The datasets API (under `/api/v1`), thin over {@link DatasetService}.
+ *
+ * Uploads: `POST /datasets/{name}/versions` with the file as the raw body. The format comes from
+ * `?format=csv|parquet|jsonl`, else from the Content-Type (`text/csv`, `application/vnd.apache.parquet`,
+ * `application/x-ndjson`; `application/octet-stream` needs `?format=`). A declared schema is given as
+ * `?schema=<JSON>` for this upload, or stored beforehand with `PUT /datasets/{name}/schema` for every
+ * later upload. `?source=` records the file name. 201 with the new version, 200 when the content
+ * already was a version.
+ *
+ * Versions are named by sha256, a unique hex prefix (6+ characters) or `latest`.
+ */
+import { PassThrough } from 'node:stream';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { invalidParam, MloopError } from '../core/errors.ts';
+import { parseInput } from '../core/validation.ts';
+import { requestContext } from '../server/http.ts';
+import { parseVersionRef, validateVersionSelector, type DataFormat, type VersionRef } from './domain.ts';
+import type { DatasetService } from './service.ts';
+
+/** Buffer between the socket and the temporary file. */
+const UPLOAD_HIGH_WATER_MARK = 1024 * 1024;
+
+/** Content types of uploads, by format. */
+export const UPLOAD_CONTENT_TYPES: Readonly<Record<DataFormat, readonly string[]>> = {
+  csv: ['text/csv', 'application/csv'],
+  parquet: ['application/vnd.apache.parquet', 'application/parquet', 'application/x-parquet'],
+  jsonl: ['application/x-ndjson', 'application/ndjson', 'application/jsonl', 'application/x-jsonlines', 'application/jsonlines'],
+};
+
+const jsonText = (field: string) =>
+  z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (text === undefined || text === '') return undefined;
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: `${field} must be JSON` });
+        return z.NEVER;
+      }
+    });
+
+const uploadQuery = z.object({
+  format: z.enum(['csv', 'parquet', 'jsonl'], { error: 'expected csv, parquet or jsonl' }).optional(),
+  schema: jsonText('schema'),
+  source: z.string().max(1000).optional(),
+  description: z.string().max(10_000).optional(),
+});
+
+const getQuery = z.object({ profile: z.enum(['true', 'false']).optional() });
+const contentQuery = z.object({ format: z.enum(['parquet', 'csv'], { error: 'expected parquet or csv' }).optional() });
+const diffQuery = z.object({ base: z.string({ error: 'give base=<version> or base=<dataset>@<version>' }).min(1) });
+const usableQuery = z.object({ require_validation: z.enum(['true', 'false']).optional() });
+const dependentBody = z.object({ kind: z.string(), id: z.string() });
+const schemaBody = z.object({}).passthrough();
+
+type NameParams = { name: string };
+type VersionParams = { name: string; version: string };
+
+/** RFC 6266 `Content-Disposition` with an ASCII fallback and the UTF-8 name. */
+function attachment(fileName: string): string {
+  const ascii = fileName.replace(/[^\x20-\x7e]|["\\]/g, '_');
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(fileName)}`;
+}
+
+function formatOf(request: FastifyRequest, given: DataFormat | undefined): DataFormat {
+  if (given) return given;
+  const type = String(request.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  for (const [format, types] of Object.entries(UPLOAD_CONTENT_TYPES)) if (types.includes(type)) return format as DataFormat;
+  throw new MloopError(
+    'UNSUPPORTED_MEDIA_TYPE',
+    `cannot tell the format of a ${type || 'body without Content-Type'}: send text/csv, application/vnd.apache.parquet or application/x-ndjson, or give ?format=csv|parquet|jsonl`,
+  );
+}
+
+/** `v` (same dataset) or `name@v`. */
+function baseRef(text: string, name: string): VersionRef {
+  return text.includes('@') ? parseVersionRef(text, 'base') : { name, version: validateVersionSelector(text, 'base') };
+}
+
+async function upload(request: FastifyRequest<{ Params: NameParams }>, reply: FastifyReply, datasets: DatasetService): Promise<FastifyReply> {
+  const query = parseInput(uploadQuery, request.query ?? {}, 'query');
+  const format = formatOf(request, query.format);
+  const lengthHeader = request.headers['content-length'];
+  const declared = lengthHeader === undefined ? undefined : Number(lengthHeader);
+  // The service may stop reading part-way (413); a pass-through keeps that from destroying the
+  // socket, so the client still gets the error.
+  const raw = request.raw;
+  const body = new PassThrough({ highWaterMark: UPLOAD_HIGH_WATER_MARK });
+  const onClose = () => {
+    if (!raw.complete) body.destroy(new Error('client closed the connection during the upload'));
+  };
+  const onError = (error: Error) => body.destroy(error);
+  raw.once('close', onClose);
+  raw.once('error', onError);
+  try {
+    if (declared === undefined || declared > 0) raw.pipe(body);
+    else body.end();
+    const added = await datasets.addVersion(requestContext(request), request.params.name, body, {
+      format,
+      schema: query.schema,
+      sourceName: query.source,
+      description: query.description,
+      expectedBytes: Number.isFinite(declared) ? declared : undefined,
+    });
+    return reply.status(added.created ? 201 : 200).send(added);
+  } catch (error) {
+    raw.unpipe(body);
+    if (!raw.complete) void reply.header('connection', 'close');
+    throw error;
+  } finally {
+    raw.off('close', onClose);
+    raw.off('error', onError);
+  }
+}
+
+/** Registers the `/datasets...` routes on `app` (mounted under `/api/v1`), in their own scope. */
+export async function datasetRoutes(app: FastifyInstance, deps: { datasets: DatasetService }): Promise<void> {
+  const datasets = deps.datasets;
+  await app.register(async (scope) => {
+    // Data files arrive as raw streams; only this scope accepts these types (JSON stays JSON).
+    const rawTypes = [...Object.values(UPLOAD_CONTENT_TYPES).flat(), 'application/octet-stream'];
+    scope.addContentTypeParser(rawTypes, (_request, payload, done) => done(null, payload));
+
+    scope.get('/datasets', async (request) => ({ datasets: await datasets.listDatasets(requestContext(request)) }));
+
+    scope.get<{ Params: NameParams }>('/datasets/:name', async (request) => datasets.getDataset(requestContext(request), request.params.name));
+
+    scope.delete<{ Params: NameParams }>('/datasets/:name', async (request) => datasets.deleteDataset(requestContext(request), request.params.name));
+
+    scope.get<{ Params: NameParams }>('/datasets/:name/schema', async (request) => {
+      const dataset = await datasets.getDataset(requestContext(request), request.params.name);
+      return { schema: dataset.declared_schema ?? null };
+    });
+
+    scope.put<{ Params: NameParams }>('/datasets/:name/schema', async (request) => {
+      if (request.body === undefined || typeof request.body !== 'object' || request.body === null || Array.isArray(request.body)) {
+        throw invalidParam('body', 'expected a JSON schema document: {"columns": [{"name": ..., "type": ..., "nullable": ..., "tags": [...]}]}');
+      }
+      parseInput(schemaBody, request.body, 'body');
+      const dataset = await datasets.setDeclaredSchema(requestContext(request), request.params.name, request.body);
+      return { schema: dataset.declared_schema ?? null };
+    });
+
+    scope.delete<{ Params: NameParams }>('/datasets/:name/schema', async (request) => {
+      await datasets.setDeclaredSchema(requestContext(request), request.params.name, null);
+      return { schema: null };
+    });
+
+    scope.post<{ Params: NameParams }>('/datasets/:name/versions', (request, reply) => upload(request, reply, datasets));
+
+    scope.get<{ Params: NameParams }>('/datasets/:name/versions', async (request) => ({
+      versions: await datasets.listVersions(requestContext(request), request.params.name),
+    }));
+
+    scope.get<{ Params: NameParams }>('/datasets/:name/dependents', async (request) => ({
+      dependents: await datasets.listDependents(requestContext(request), request.params.name),
+    }));
+
+    scope.get<{ Params: VersionParams }>('/datasets/:name/versions/:version', async (request) => {
+      const query = parseInput(getQuery, request.query ?? {}, 'query');
+      return datasets.getVersion(requestContext(request), request.params.name, request.params.version, { profile: query.profile !== 'false' });
+    });
+
+    scope.delete<{ Params: VersionParams }>('/datasets/:name/versions/:version', async (request) =>
+      datasets.deleteVersion(requestContext(request), request.params.name, request.params.version),
+    );
+
+    scope.get<{ Params: VersionParams }>('/datasets/:name/versions/:version/profile', async (request) =>
+      datasets.getProfile(requestContext(request), request.params.name, request.params.version),
+    );
+
+    scope.get<{ Params: VersionParams }>('/datasets/:name/versions/:version/content', async (request, reply) => {
+      const query = parseInput(contentQuery, request.query ?? {}, 'query');
+      const download = await datasets.download(requestContext(request), request.params.name, request.params.version, query.format ?? 'parquet');
+      return reply
+        .header('content-type', download.contentType)
+        .header('content-length', String(download.size))
+        .header('content-disposition', attachment(download.fileName))
+        .header('x-content-type-options', 'nosniff')
+        .send(download.stream);
+    });
+
+    scope.get<{ Params: VersionParams }>('/datasets/:name/versions/:version/diff', async (request) => {
+      const query = parseInput(diffQuery, request.query ?? {}, 'query');
+      return datasets.diff(requestContext(request), baseRef(query.base, request.params.name), { name: request.params.name, version: request.params.version });
+    });
+
+    scope.get<{ Params: VersionParams }>('/datasets/:name/versions/:version/usable', async (request) => {
+      const query = parseInput(usableQuery, request.query ?? {}, 'query');
+      const version = await datasets.assertUsable(requestContext(request), request.params.name, request.params.version, {
+        requireValidation: query.require_validation === 'true',
+      });
+      return { usable: true, dataset: version.dataset, version: version.version, validation: version.validation };
+    });
+
+    scope.post<{ Params: VersionParams }>('/datasets/:name/versions/:version/validations', async (request, reply) => {
+      const report = await datasets.validate(requestContext(request), request.params.name, request.params.version, request.body ?? {});
+      return reply.status(201).send(report);
+    });
+
+    scope.get<{ Params: VersionParams }>('/datasets/:name/versions/:version/validations', async (request) => ({
+      validations: await datasets.listValidations(requestContext(request), request.params.name, request.params.version),
+    }));
+
+    scope.get<{ Params: { name: string; id: string } }>('/datasets/:name/validations/:id', async (request) => {
+      const report = await datasets.getValidation(requestContext(request), request.params.id);
+      if (report.dataset !== request.params.name) throw new MloopError('RESOURCE_DOES_NOT_EXIST', `dataset "${request.params.name}" has no validation report ${request.params.id}`);
+      return report;
+    });
+
+    scope.get<{ Params: VersionParams }>('/datasets/:name/versions/:version/dependents', async (request) => ({
+      dependents: await datasets.listDependents(requestContext(request), request.params.name, request.params.version),
+    }));
+
+    scope.post<{ Params: VersionParams }>('/datasets/:name/versions/:version/dependents', async (request, reply) => {
+      const body = parseInput(dependentBody, request.body ?? {}, 'body');
+      const version = await datasets.addDependent(requestContext(request), { name: request.params.name, version: request.params.version }, body);
+      return reply.status(201).send({ dataset: version.dataset, version: version.version, kind: body.kind, id: body.id });
+    });
+
+    scope.delete<{ Params: VersionParams }>('/datasets/:name/versions/:version/dependents', async (request) => {
+      const body = parseInput(dependentBody, request.body ?? request.query ?? {}, 'body');
+      const removed = await datasets.removeDependent(requestContext(request), { name: request.params.name, version: request.params.version }, body);
+      if (!removed) throw new MloopError('RESOURCE_DOES_NOT_EXIST', `no dependent ${body.kind} ${body.id} on that version`);
+      return { removed: true };
+    });
+  });
+}

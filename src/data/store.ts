@@ -1,0 +1,261 @@
+/**
+ * The data module's queries against the metadata store: only the `dataset_*` tables (and the
+ * foundation's `projects`). Every method takes the query builder to use, so the service can run
+ * several in one transaction.
+ */
+import type { Insertable, Kysely, Selectable } from 'kysely';
+import type {
+  Database,
+  DatasetDependentsTable,
+  DatasetNamesTable,
+  DatasetValidationsTable,
+  DatasetVersionsTable,
+} from '../storage/schema.ts';
+
+/** The query builder a store method runs on: the store's own, or a transaction's. */
+export type Db = Kysely<Database>;
+/** A row of `dataset_names`. */
+export type NameRow = Selectable<DatasetNamesTable>;
+/** A row of `dataset_versions`. */
+export type VersionRow = Selectable<DatasetVersionsTable>;
+/** A row of `dataset_dependents`. */
+export type DependentRow = Selectable<DatasetDependentsTable>;
+/** A row of `dataset_validations`. */
+export type ValidationRow = Selectable<DatasetValidationsTable>;
+
+/** A version row without its (large) profile. */
+export type VersionSummaryRow = Omit<VersionRow, 'profile'>;
+
+const SUMMARY_COLUMNS = [
+  'project',
+  'name',
+  'version',
+  'description',
+  'size_bytes',
+  'row_count',
+  'column_count',
+  'schema',
+  'source_format',
+  'source_name',
+  'source_sha256',
+  'source_bytes',
+  'transformation',
+  'created_at',
+  'created_by',
+  'validation_status',
+  'validation_id',
+  'validated_at',
+] as const;
+
+/** The data module's queries. Stateless. */
+export class DatasetStore {
+  /** True when project `name` exists. */
+  async projectExists(db: Db, name: string): Promise<boolean> {
+    return (await db.selectFrom('projects').select('name').where('name', '=', name).executeTakeFirst()) !== undefined;
+  }
+
+  /** The dataset `name` of `project`, or undefined. */
+  dataset(db: Db, project: string, name: string): Promise<NameRow | undefined> {
+    return db.selectFrom('dataset_names').selectAll().where('project', '=', project).where('name', '=', name).executeTakeFirst();
+  }
+
+  /** Creates the dataset if it does not exist (concurrent creators both succeed). */
+  async ensureDataset(db: Db, project: string, name: string, now: number): Promise<void> {
+    await db
+      .insertInto('dataset_names')
+      .values({ project, name, description: null, declared_schema: null, created_at: now, updated_at: now })
+      .onConflict((oc) => oc.columns(['project', 'name']).doNothing())
+      .execute();
+  }
+
+  /** Changes some columns of a dataset. */
+  async updateDataset(db: Db, project: string, name: string, patch: Partial<Pick<NameRow, 'description' | 'declared_schema' | 'updated_at'>>): Promise<void> {
+    await db.updateTable('dataset_names').set(patch).where('project', '=', project).where('name', '=', name).execute();
+  }
+
+  /** Deletes a dataset row (its versions must be gone). */
+  async deleteDataset(db: Db, project: string, name: string): Promise<void> {
+    await db.deleteFrom('dataset_names').where('project', '=', project).where('name', '=', name).execute();
+  }
+
+  /** Datasets of a project by name, with their version counts and newest version. */
+  async listDatasets(db: Db, project: string): Promise<(NameRow & { version_count: number; latest_version: string | null })[]> {
+    const names = await db.selectFrom('dataset_names').selectAll().where('project', '=', project).orderBy('name').execute();
+    const counts = await db
+      .selectFrom('dataset_versions')
+      .select(['name', (eb) => eb.fn.countAll<number>().as('n')])
+      .where('project', '=', project)
+      .groupBy('name')
+      .execute();
+    const byName = new Map(counts.map((c) => [c.name, Number(c.n)]));
+    const out = [];
+    for (const row of names) {
+      const latest = byName.get(row.name) ? await this.latestVersion(db, project, row.name) : undefined;
+      out.push({ ...row, version_count: byName.get(row.name) ?? 0, latest_version: latest?.version ?? null });
+    }
+    return out;
+  }
+
+  /** The newest version of a dataset (ties broken by version id), or undefined. */
+  latestVersion(db: Db, project: string, name: string): Promise<VersionSummaryRow | undefined> {
+    return db
+      .selectFrom('dataset_versions')
+      .select(SUMMARY_COLUMNS)
+      .where('project', '=', project)
+      .where('name', '=', name)
+      .orderBy('created_at', 'desc')
+      .orderBy('version', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+  }
+
+  /** Versions whose id starts with `prefix` (at most `limit`). */
+  versionsByPrefix(db: Db, project: string, name: string, prefix: string, limit = 2): Promise<VersionSummaryRow[]> {
+    return db
+      .selectFrom('dataset_versions')
+      .select(SUMMARY_COLUMNS)
+      .where('project', '=', project)
+      .where('name', '=', name)
+      .where('version', '>=', prefix)
+      .where('version', '<', `${prefix}g`)
+      .orderBy('version')
+      .limit(limit)
+      .execute();
+  }
+
+  /** One version with its profile, or undefined. */
+  version(db: Db, project: string, name: string, version: string): Promise<VersionRow | undefined> {
+    return db
+      .selectFrom('dataset_versions')
+      .selectAll()
+      .where('project', '=', project)
+      .where('name', '=', name)
+      .where('version', '=', version)
+      .executeTakeFirst();
+  }
+
+  /** Versions of a dataset, newest first. */
+  listVersions(db: Db, project: string, name: string): Promise<VersionSummaryRow[]> {
+    return db
+      .selectFrom('dataset_versions')
+      .select(SUMMARY_COLUMNS)
+      .where('project', '=', project)
+      .where('name', '=', name)
+      .orderBy('created_at', 'desc')
+      .orderBy('version', 'desc')
+      .execute();
+  }
+
+  /** Inserts a version with its parents; a duplicate surfaces as the store's unique violation. */
+  async insertVersion(
+    db: Db,
+    row: Insertable<DatasetVersionsTable>,
+    parents: readonly { project: string; name: string; version: string }[],
+  ): Promise<void> {
+    await db.insertInto('dataset_versions').values(row).execute();
+    if (parents.length > 0) {
+      await db
+        .insertInto('dataset_parents')
+        .values(
+          parents.map((p, position) => ({
+            project: row.project,
+            name: row.name,
+            version: row.version,
+            position,
+            parent_project: p.project,
+            parent_name: p.name,
+            parent_version: p.version,
+          })),
+        )
+        .execute();
+    }
+  }
+
+  /** The parents of a version, in order. */
+  async parents(db: Db, project: string, name: string, version: string): Promise<{ project: string; name: string; version: string }[]> {
+    const rows = await db
+      .selectFrom('dataset_parents')
+      .select(['parent_project', 'parent_name', 'parent_version'])
+      .where('project', '=', project)
+      .where('name', '=', name)
+      .where('version', '=', version)
+      .orderBy('position')
+      .execute();
+    return rows.map((r) => ({ project: r.parent_project, name: r.parent_name, version: r.parent_version }));
+  }
+
+  /** Deletes a version (its parents and reports go with it). */
+  async deleteVersion(db: Db, project: string, name: string, version: string): Promise<void> {
+    await db.deleteFrom('dataset_versions').where('project', '=', project).where('name', '=', name).where('version', '=', version).execute();
+  }
+
+  /** How many version rows, in any project or dataset, hold the content `version`. */
+  async contentReferences(db: Db, version: string): Promise<number> {
+    const row = await db.selectFrom('dataset_versions').select((eb) => eb.fn.countAll<number>().as('n')).where('version', '=', version).executeTakeFirst();
+    return Number(row?.n ?? 0);
+  }
+
+  /** Records a dependent; registering the same one twice is a no-op. */
+  async addDependent(db: Db, row: Insertable<DatasetDependentsTable>): Promise<void> {
+    await db
+      .insertInto('dataset_dependents')
+      .values(row)
+      .onConflict((oc) => oc.columns(['project', 'name', 'version', 'dependent_kind', 'dependent_id']).doNothing())
+      .execute();
+  }
+
+  /** Removes a dependent; resolves whether there was one. */
+  async removeDependent(db: Db, project: string, name: string, version: string, kind: string, id: string): Promise<boolean> {
+    const result = await db
+      .deleteFrom('dataset_dependents')
+      .where('project', '=', project)
+      .where('name', '=', name)
+      .where('version', '=', version)
+      .where('dependent_kind', '=', kind)
+      .where('dependent_id', '=', id)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+
+  /** Dependents of one version, or of every version of a dataset when `version` is undefined. */
+  dependents(db: Db, project: string, name: string, version?: string): Promise<DependentRow[]> {
+    let query = db.selectFrom('dataset_dependents').selectAll().where('project', '=', project).where('name', '=', name);
+    if (version !== undefined) query = query.where('version', '=', version);
+    return query.orderBy('version').orderBy('dependent_kind').orderBy('dependent_id').execute();
+  }
+
+  /** Versions a dependent uses. */
+  dependenciesOf(db: Db, kind: string, id: string): Promise<DependentRow[]> {
+    return db.selectFrom('dataset_dependents').selectAll().where('dependent_kind', '=', kind).where('dependent_id', '=', id).orderBy('name').execute();
+  }
+
+  /** Stores a validation report and makes it the version's current state. */
+  async insertValidation(db: Db, row: ValidationRow): Promise<void> {
+    await db.insertInto('dataset_validations').values(row).execute();
+    await db
+      .updateTable('dataset_versions')
+      .set({ validation_status: row.status, validation_id: row.id, validated_at: row.created_at })
+      .where('project', '=', row.project)
+      .where('name', '=', row.name)
+      .where('version', '=', row.version)
+      .execute();
+  }
+
+  /** Validation reports of a version, newest first. */
+  validations(db: Db, project: string, name: string, version: string): Promise<ValidationRow[]> {
+    return db
+      .selectFrom('dataset_validations')
+      .selectAll()
+      .where('project', '=', project)
+      .where('name', '=', name)
+      .where('version', '=', version)
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .execute();
+  }
+
+  /** One validation report, or undefined. */
+  validation(db: Db, project: string, id: string): Promise<ValidationRow | undefined> {
+    return db.selectFrom('dataset_validations').selectAll().where('project', '=', project).where('id', '=', id).executeTakeFirst();
+  }
+}
