@@ -35,8 +35,8 @@ export function takeValues(v: Float64Array, indices: ArrayLike<number>): Float64
 }
 
 /**
- * C[m×n] = A[m×k] · B[k×n] (+ C when `accumulate`), all row-major. The i-k-j loop order keeps the inner
- * loop contiguous in B and C.
+ * C[m×n] = A[m×k] · B[k×n] (+ C when `accumulate`), all row-major. The inner loop runs contiguously over
+ * a row of C and four rows of B at once, so each load and store of C serves four multiply-adds.
  */
 export function gemm(
   a: Float64Array,
@@ -51,7 +51,20 @@ export function gemm(
   for (let i = 0; i < m; i++) {
     const ci = i * n;
     const ai = i * k;
-    for (let p = 0; p < k; p++) {
+    let p = 0;
+    for (; p + 3 < k; p += 4) {
+      const a0 = a[ai + p];
+      const a1 = a[ai + p + 1];
+      const a2 = a[ai + p + 2];
+      const a3 = a[ai + p + 3];
+      if (a0 === 0 && a1 === 0 && a2 === 0 && a3 === 0) continue;
+      const b0 = p * n;
+      const b1 = b0 + n;
+      const b2 = b1 + n;
+      const b3 = b2 + n;
+      for (let j = 0; j < n; j++) c[ci + j] += a0 * b[b0 + j] + a1 * b[b1 + j] + a2 * b[b2 + j] + a3 * b[b3 + j];
+    }
+    for (; p < k; p++) {
       const av = a[ai + p];
       if (av === 0) continue;
       const bp = p * n;
@@ -60,7 +73,7 @@ export function gemm(
   }
 }
 
-/** C[k×n] = Aᵀ · B where A is m×k and B is m×n (+ C when `accumulate`). */
+/** C[k×n] = Aᵀ · B where A is m×k and B is m×n (+ C when `accumulate`); four rows of A and B per pass over C. */
 export function gemmTN(
   a: Float64Array,
   b: Float64Array,
@@ -71,7 +84,27 @@ export function gemmTN(
   accumulate = false,
 ): void {
   if (!accumulate) c.fill(0, 0, k * n);
-  for (let i = 0; i < m; i++) {
+  let i = 0;
+  for (; i + 3 < m; i += 4) {
+    const a0 = i * k;
+    const a1 = a0 + k;
+    const a2 = a1 + k;
+    const a3 = a2 + k;
+    const b0 = i * n;
+    const b1 = b0 + n;
+    const b2 = b1 + n;
+    const b3 = b2 + n;
+    for (let p = 0; p < k; p++) {
+      const v0 = a[a0 + p];
+      const v1 = a[a1 + p];
+      const v2 = a[a2 + p];
+      const v3 = a[a3 + p];
+      if (v0 === 0 && v1 === 0 && v2 === 0 && v3 === 0) continue;
+      const cp = p * n;
+      for (let j = 0; j < n; j++) c[cp + j] += v0 * b[b0 + j] + v1 * b[b1 + j] + v2 * b[b2 + j] + v3 * b[b3 + j];
+    }
+  }
+  for (; i < m; i++) {
     const ai = i * k;
     const bi = i * n;
     for (let p = 0; p < k; p++) {

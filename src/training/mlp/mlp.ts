@@ -228,7 +228,13 @@ export function mlp(params: MlpParams = {}): Estimator {
 }
 
 /** Fits an MLP on a preprocessed matrix. */
-export async function fitMlp(x: Matrix, target: Target, options: FitOptions, params: MlpParams = {}, observe?: ClipObserver): Promise<MlpModel> {
+export async function fitMlp(
+  x: Matrix,
+  target: Target,
+  options: FitOptions,
+  params: MlpParams = {},
+  extra: { /** Start from these weights instead of a random initialization (warm start). */ initial?: MlpModel; /** Sees each example's clipped gradient norm under DP. */ observe?: ClipObserver } = {},
+): Promise<MlpModel> {
   const p = resolveMlpParams(params);
   checkMatrix(x, 'features');
   const n = x.rows;
@@ -247,9 +253,18 @@ export async function fitMlp(x: Matrix, target: Target, options: FitOptions, par
   const outputs = task === 'multiclass' ? nClasses : 1;
   const layers = [x.cols, ...p.hiddenLayerSizes, outputs];
   const rng = new Random(options.seed);
-  const net = Network.init(layers, task, rng.fork(1));
+  let net: Network;
+  if (extra.initial) {
+    const init = extra.initial;
+    if (init.task !== task || init.layers.join() !== layers.join()) {
+      throw invalidParam('initial', `has layers ${init.layers.join('-')} for ${init.task}, this fit needs ${layers.join('-')} for ${task}`);
+    }
+    net = new Network(layers, init.weights, init.biases, task);
+  } else {
+    net = Network.init(layers, task, rng.fork(1));
+  }
   if (p.dp) {
-    const privacy = trainPrivate(net, x, y, p, p.dp, rng.fork(2), options, observe);
+    const privacy = trainPrivate(net, x, y, p, p.dp, rng.fork(2), options, extra.observe);
     return net.toModel(nClasses, { epochs: 0, lossCurve: [], stopReason: 'dp_budget' }, privacy);
   }
   const info = trainAdam(net, x, y, p, rng, options);
