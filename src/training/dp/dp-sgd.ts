@@ -88,7 +88,8 @@ export class BatchSampler {
     this.#poisson = params.sampling === 'poisson';
     this.#rng = rng;
     this.sampleRate = params.batchSize / n;
-    this.steps = Math.ceil((params.epochs * n) / params.batchSize);
+    // the small slack keeps epochs = k·batchSize/n (a float) from rounding up to an extra step
+    this.steps = Math.max(1, Math.ceil((params.epochs * n) / params.batchSize - 1e-9));
     this.#buffer = new Uint32Array(n);
   }
 
