@@ -217,22 +217,69 @@ interface BinaryCurve {
 
 /** scikit-learn's `_binary_clf_curve`: zero-weight samples dropped, ties grouped into one point. */
 function binaryCurve(isPositive: (i: number) => boolean, score: (i: number) => number, n: number, w: Float64Array | undefined): BinaryCurve {
-  const order: number[] = [];
-  for (let i = 0; i < n; i++) if (!w || w[i] !== 0) order.push(i);
-  order.sort((a, b) => score(b) - score(a));
+  if (!w) return unweightedCurve(isPositive, score, n);
+  // Copy into typed arrays once: the sort and the sweep are the hot path of bootstrap intervals.
+  let m = 0;
+  for (let i = 0; i < n; i++) if (!w || w[i] !== 0) m++;
+  const scores = new Float64Array(m);
+  const positive = new Uint8Array(m);
+  const weight = new Float64Array(m);
+  for (let i = 0, j = 0; i < n; i++) {
+    if (w && w[i] === 0) continue;
+    scores[j] = score(i);
+    positive[j] = isPositive(i) ? 1 : 0;
+    weight[j] = w ? w[i] : 1;
+    j++;
+  }
+  const order = new Uint32Array(m);
+  for (let j = 0; j < m; j++) order[j] = j;
+  order.sort((a, b) => scores[b] - scores[a]);
   const fps: number[] = [];
   const tps: number[] = [];
   let tp = 0;
   let fp = 0;
-  for (let j = 0; j < order.length; j++) {
-    const i = order[j];
-    const weight = w ? w[i] : 1;
-    if (isPositive(i)) tp += weight;
-    else fp += weight;
-    if (j === order.length - 1 || score(order[j + 1]) !== score(i)) {
+  for (let k = 0; k < m; k++) {
+    const i = order[k];
+    if (positive[i]) tp += weight[i];
+    else fp += weight[i];
+    if (k === m - 1 || scores[order[k + 1]] !== scores[i]) {
       tps.push(tp);
       fps.push(fp);
     }
+  }
+  return { fps: Float64Array.from(fps), tps: Float64Array.from(tps) };
+}
+
+/** The same curve without weights: positives and negatives sorted apart (native sort), then merged. */
+function unweightedCurve(isPositive: (i: number) => boolean, score: (i: number) => number, n: number): BinaryCurve {
+  let nPos = 0;
+  for (let i = 0; i < n; i++) if (isPositive(i)) nPos++;
+  const pos = new Float64Array(nPos);
+  const neg = new Float64Array(n - nPos);
+  for (let i = 0, a = 0, b = 0; i < n; i++) {
+    if (isPositive(i)) pos[a++] = score(i);
+    else neg[b++] = score(i);
+  }
+  pos.sort();
+  neg.sort();
+  const fps: number[] = [];
+  const tps: number[] = [];
+  let a = pos.length - 1;
+  let b = neg.length - 1;
+  let tp = 0;
+  let fp = 0;
+  while (a >= 0 || b >= 0) {
+    const t = a < 0 ? neg[b] : b < 0 ? pos[a] : Math.max(pos[a], neg[b]);
+    while (a >= 0 && pos[a] === t) {
+      tp++;
+      a--;
+    }
+    while (b >= 0 && neg[b] === t) {
+      fp++;
+      b--;
+    }
+    tps.push(tp);
+    fps.push(fp);
   }
   return { fps: Float64Array.from(fps), tps: Float64Array.from(tps) };
 }
