@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { MloopError } from '../core/errors.ts';
 import { MloopClientError } from '../sdk/client.ts';
+import { registerDataCommands } from './commands/data.ts';
 import { registerExperimentCommands } from './commands/experiments.ts';
 import { registerModelCommands } from './commands/models.ts';
 import { registerRunCommands } from './commands/runs.ts';
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerExperimentCommands(program);
   registerRunCommands(program);
   registerModelCommands(program);
+  registerDataCommands(program);
   for (const command of program.commands) {
     command.exitOverride();
     for (const sub of command.commands) sub.exitOverride();

@@ -163,6 +163,16 @@ export class DatasetService {
     return this.#dirs;
   }
 
+  /** Where uploads and conversions in progress live (for diagnostics and tests: empty when idle). */
+  async workDir(): Promise<string> {
+    return (await this.#folders()).tmp;
+  }
+
+  /** Where local copies of versions live. */
+  async cacheDir(): Promise<string> {
+    return (await this.#folders()).cache.dir;
+  }
+
   /** Removes the temporary folder when the service made one. */
   async close(): Promise<void> {
     if (!this.#dirs) return;

@@ -1,4 +1,6 @@
 /** The TypeScript client of mloop's own API (`/api/v1`). The CLI is built on it. */
+import type { ProfileDiff } from '../data/diff.ts';
+import type { Dataset, DatasetProfile, DatasetVersion, DataFormat } from '../data/domain.ts';
 import type { Experiment, Metric, Run } from '../tracking/domain.ts';
 
 /** An error answered by the server (RFC 9457 problem details) or a failure to reach it. */
@@ -68,6 +70,47 @@ export class MloopClient {
     }
     return parsed as T;
   }
+
+  /**
+   * Sends a request with a raw body (a buffer or a stream, e.g. a data file) or for a raw answer;
+   * returns the response once its status is known to be a success. Errors as {@link request}.
+   */
+  async send(
+    method: string,
+    path: string,
+    options: { query?: Query; body?: Uint8Array | AsyncIterable<Uint8Array>; headers?: Record<string, string> } = {},
+  ): Promise<Response> {
+    const url = new URL(`${this.url}/api/v1${path}`);
+    for (const [key, value] of Object.entries(options.query ?? {})) {
+      if (value === undefined) continue;
+      if (Array.isArray(value)) for (const v of value) url.searchParams.append(key, v);
+      else url.searchParams.set(key, String(value));
+    }
+    const headers: Record<string, string> = { ...(options.headers ?? {}) };
+    if (this.#project) headers['x-mloop-project'] = this.#project;
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        method,
+        headers,
+        body: options.body as BodyInit | undefined,
+        // Streams need half-duplex; buffers are sent as they are.
+        ...(options.body && !(options.body instanceof Uint8Array) ? { duplex: 'half' } : {}),
+      } as RequestInit);
+    } catch (error) {
+      throw new MloopClientError(`cannot reach mloop server at ${this.url}: ${(error as Error).message}`, 0, 'UNREACHABLE');
+    }
+    if (!response.ok) {
+      const parsed = safeJson(await response.text()) as { detail?: string; title?: string; code?: string; errors?: { field: string; reason: string }[] };
+      throw new MloopClientError(
+        parsed.detail ?? parsed.title ?? `HTTP ${response.status}`,
+        response.status,
+        parsed.code ?? `HTTP_${response.status}`,
+        parsed.errors ?? [],
+      );
+    }
+    return response;
+  }
 }
 
 /** A page of results with the token of the next page. */
@@ -133,7 +176,115 @@ export class MloopApi extends MloopClient {
   deleteAlias(name: string, alias: string): Promise<void> {
     return this.request('DELETE', `/models/${encodeURIComponent(name)}/aliases/${encodeURIComponent(alias)}`);
   }
+
+  // ---- datasets ----
+
+  listDatasets(): Promise<{ datasets: Dataset[] }> {
+    return this.request('GET', '/datasets');
+  }
+
+  getDataset(name: string): Promise<Dataset> {
+    return this.request('GET', `/datasets/${encodeURIComponent(name)}`);
+  }
+
+  /** Uploads a data file (streamed) as a version; `created` is false when the content already was one. */
+  async addDatasetVersion(
+    name: string,
+    body: Uint8Array | AsyncIterable<Uint8Array>,
+    options: { format: DataFormat; schema?: unknown; source?: string; description?: string; size?: number },
+  ): Promise<{ created: boolean; version: DatasetVersion }> {
+    const response = await this.send('POST', `/datasets/${encodeURIComponent(name)}/versions`, {
+      query: {
+        format: options.format,
+        schema: options.schema === undefined ? undefined : JSON.stringify(options.schema),
+        source: options.source,
+        description: options.description,
+      },
+      body,
+      headers: { 'content-type': 'application/octet-stream', ...(options.size !== undefined ? { 'content-length': String(options.size) } : {}) },
+    });
+    return (await response.json()) as { created: boolean; version: DatasetVersion };
+  }
+
+  listDatasetVersions(name: string): Promise<{ versions: DatasetVersion[] }> {
+    return this.request('GET', `/datasets/${encodeURIComponent(name)}/versions`);
+  }
+
+  getDatasetVersion(name: string, version = 'latest', options: { profile?: boolean } = {}): Promise<DatasetVersion> {
+    return this.request('GET', `/datasets/${encodeURIComponent(name)}/versions/${encodeURIComponent(version)}`, {
+      query: { profile: options.profile === false ? 'false' : undefined },
+    });
+  }
+
+  getDatasetProfile(name: string, version = 'latest'): Promise<DatasetProfile> {
+    return this.request('GET', `/datasets/${encodeURIComponent(name)}/versions/${encodeURIComponent(version)}/profile`);
+  }
+
+  /** The content of a version as a streaming response (Parquet, or CSV). */
+  downloadDatasetVersion(name: string, version = 'latest', format: 'parquet' | 'csv' = 'parquet'): Promise<Response> {
+    return this.send('GET', `/datasets/${encodeURIComponent(name)}/versions/${encodeURIComponent(version)}/content`, { query: { format } });
+  }
+
+  deleteDatasetVersion(name: string, version: string): Promise<{ version: string }> {
+    return this.request('DELETE', `/datasets/${encodeURIComponent(name)}/versions/${encodeURIComponent(version)}`);
+  }
+
+  deleteDataset(name: string): Promise<{ deleted_versions: number }> {
+    return this.request('DELETE', `/datasets/${encodeURIComponent(name)}`);
+  }
+
+  setDatasetSchema(name: string, schema: unknown): Promise<{ schema: unknown }> {
+    return this.request('PUT', `/datasets/${encodeURIComponent(name)}/schema`, { body: schema });
+  }
+
+  /** Runs validation rules (the parsed YAML/JSON document) on a version; returns the stored report. */
+  validateDataset(name: string, version: string, rules: unknown): Promise<DatasetValidationReport> {
+    return this.request('POST', `/datasets/${encodeURIComponent(name)}/versions/${encodeURIComponent(version)}/validations`, { body: rules });
+  }
+
+  listDatasetValidations(name: string, version: string): Promise<{ validations: DatasetValidationReport[] }> {
+    return this.request('GET', `/datasets/${encodeURIComponent(name)}/versions/${encodeURIComponent(version)}/validations`);
+  }
+
+  /** Compares `version` against `base` (`<version>` of the same dataset, or `<dataset>@<version>`). */
+  diffDatasetVersions(name: string, version: string, base: string): Promise<DatasetDiffResult> {
+    return this.request('GET', `/datasets/${encodeURIComponent(name)}/versions/${encodeURIComponent(version)}/diff`, { query: { base } });
+  }
+
+  /** Resolves when the version may be used (not failed validation); rejects with the failed rules otherwise. */
+  assertDatasetUsable(name: string, version: string, options: { requireValidation?: boolean } = {}): Promise<{ usable: true; version: string }> {
+    return this.request('GET', `/datasets/${encodeURIComponent(name)}/versions/${encodeURIComponent(version)}/usable`, {
+      query: { require_validation: options.requireValidation ? 'true' : undefined },
+    });
+  }
+
+  listDatasetDependents(name: string, version?: string): Promise<{ dependents: { dataset: string; version: string; kind: string; id: string }[] }> {
+    const path = version === undefined ? `/datasets/${encodeURIComponent(name)}/dependents` : `/datasets/${encodeURIComponent(name)}/versions/${encodeURIComponent(version)}/dependents`;
+    return this.request('GET', path);
+  }
 }
+
+/** A stored validation report of a dataset version. */
+export interface DatasetValidationReport {
+  readonly id: string;
+  readonly dataset: string;
+  readonly version: string;
+  readonly status: 'passed' | 'warned' | 'failed';
+  readonly row_count: number;
+  readonly summary: { rules: number; passed: number; failed_errors: number; failed_warnings: number };
+  readonly results: {
+    name: string;
+    rule: string;
+    severity: 'error' | 'warn';
+    passed: boolean;
+    failing_count: number | null;
+    message: string;
+    sample?: Record<string, unknown>[];
+  }[];
+}
+
+/** Two dataset versions compared. */
+export type DatasetDiffResult = ProfileDiff & { base: { dataset: string; version: string }; target: { dataset: string; version: string } };
 
 function listQuery(options: ListOptions): Query {
   return {
