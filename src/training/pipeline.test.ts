@@ -163,6 +163,25 @@ describe('Pipeline', () => {
     assert.equal(meta['mloop.feature_names'], JSON.stringify(pipeline.preprocessor.featureNames));
   });
 
+  it('exports tables with only numeric or only categorical columns (breast_cancer; a one-hot-only table)', async () => {
+    const { readNumericCsv } = await import('../../test/support/training-data.ts');
+    const cancer = readNumericCsv('breast_cancer');
+    const numeric = await fitPipeline(cancer, logisticRegression(), { target: 'target', task: 'classification', seed: 0 });
+    const rng = new Random(12);
+    const c: (string | null)[] = Array.from({ length: 400 }, () => ['p', 'q', 'r', null][rng.int(4)]);
+    const y: string[] = c.map((v) => (v === 'p' || (v === null && rng.next() < 0.5) ? 'A' : 'B'));
+    const categorical = await fitPipeline({ rows: 400, columns: [{ name: 'c', kind: 'categorical', values: c }, { name: 'y', kind: 'categorical', values: y }] }, logisticRegression(), { target: 'y', task: 'classification', seed: 0 });
+    const unseen: Table = { rows: 5, columns: [{ name: 'c', kind: 'categorical', values: ['p', 'q', 's', '', null] }] };
+    for (const [pipeline, table] of [[numeric, cancer], [categorical, unseen]] as const) {
+      const { bytes } = pipeline.exportOnnx();
+      assert.equal(await checkOnnxModel(bytes), 'ok');
+      const session = await ort.InferenceSession.create(bytes);
+      const got = (await session.run(feeds(pipeline, table))).probabilities.data as Float32Array;
+      const want = pipeline.predictProba(table);
+      for (let i = 0; i < want.length; i++) assert.ok(Math.abs(got[i] - want[i]) <= 1e-5, `row ${i >> 1}`);
+    }
+  });
+
   it('checks the input before any work: target, labels, classes, all-missing features, task', async () => {
     const t = makeTable(50, 4, 'binary');
     const code = (e: unknown) => e instanceof MloopError && e.code === 'INVALID_PARAMETER_VALUE';

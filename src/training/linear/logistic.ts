@@ -290,7 +290,7 @@ class LogisticObjective {
     const shared = workers.length > 0;
     this.#partials = shared ? new Float64Array(new SharedArrayBuffer(chunks * (p + 1) * 8)) : new Float64Array(chunks * (p + 1));
     this.#params = shared ? new Float64Array(new SharedArrayBuffer(p * 8)) : new Float64Array(p);
-    this.#ctrl = shared ? new Int32Array(new SharedArrayBuffer(16)) : null;
+    this.#ctrl = shared ? new Int32Array(new SharedArrayBuffer(4 * 4)) : null;
     this.#workers = workers;
     this.#scratch = new Float64Array(data.outputs);
     this.#grad = new Float64Array(p);
@@ -349,6 +349,7 @@ class LogisticObjective {
     if (ctrl !== null) {
       const expected = this.#workers.length;
       for (let done = Atomics.load(ctrl, 1); done < expected; done = Atomics.load(ctrl, 1)) Atomics.wait(ctrl, 1, done);
+      if (Atomics.load(ctrl, 3) !== 0) throw new MloopError('INTERNAL_ERROR', 'logistic regression: a gradient worker failed');
     }
     grad.fill(0);
     let loss = 0;
