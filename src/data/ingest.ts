@@ -16,6 +16,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, rm, stat } from 'node:fs/promises';
+import { isUtf8 } from 'node:buffer';
 import { join } from 'node:path';
 import { MloopError } from '../core/errors.ts';
 import { newHexId } from '../core/ids.ts';
@@ -165,6 +166,9 @@ async function stageCsv(conn: DuckDbConnection, input: CanonicalizeInput, stagin
   try {
     await conn.copyToParquet(`SELECT * FROM ${source}`, staging, { compression: 'uncompressed' });
   } catch (error) {
+    // When the structure is too broken for DuckDB's sniffer, it cannot say where: find it ourselves.
+    const located = await locateCsvProblem(input.path, header.length);
+    if (located) throw dataError(input.label, located);
     throw readError(input.label, 'CSV', error);
   }
   const problems = await conn.rows<{ line: number; column_name: string | null; error_type: string; csv_line: string; error_message: string }>(
@@ -259,6 +263,83 @@ export function splitCsvRecord(text: string): string[] {
   }
   fields.push(field);
   return fields;
+}
+
+/**
+ * Scans a CSV file for the first structural problem — invalid UTF-8, an unterminated quoted value,
+ * text after a closing quote, a record with the wrong number of fields — and describes it with its
+ * line; undefined when there is none.
+ */
+export async function locateCsvProblem(path: string, expectedFields: number): Promise<string | undefined> {
+  let line = 1;
+  let recordLine = 1;
+  let fields = 1;
+  let inQuotes = false;
+  let quoteLine = 0;
+  let fieldStart = true;
+  let afterQuote = false;
+  let lineBytes: Buffer[] = [];
+  const endLine = (chunk: Buffer, from: number, to: number): string | undefined => {
+    lineBytes.push(chunk.subarray(from, to));
+    const bytes = lineBytes.length === 1 ? lineBytes[0] : Buffer.concat(lineBytes);
+    lineBytes = [];
+    return isUtf8(bytes) ? undefined : `invalid UTF-8 at line ${formatCount(line)}: the file must be UTF-8 encoded`;
+  };
+  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
+    let lineFrom = 0;
+    for (let i = 0; i < chunk.length; i++) {
+      const b = chunk[i];
+      if (inQuotes) {
+        if (b === 0x22) {
+          inQuotes = false;
+          afterQuote = true;
+        } else if (b === 0x0a) {
+          const bad = endLine(chunk, lineFrom, i);
+          if (bad) return bad;
+          lineFrom = i + 1;
+          line++;
+        }
+        continue;
+      }
+      if (b === 0x22) {
+        if (afterQuote) {
+          // `""` inside a quoted value: an escaped quote, still quoted.
+          inQuotes = true;
+          afterQuote = false;
+        } else if (fieldStart) {
+          inQuotes = true;
+          quoteLine = line;
+        }
+        // A quote inside an unquoted value is a literal character, as DuckDB reads it.
+        fieldStart = false;
+      } else if (b === 0x2c) {
+        fields++;
+        fieldStart = true;
+        afterQuote = false;
+      } else if (b === 0x0a) {
+        const bad = endLine(chunk, lineFrom, i);
+        if (bad) return bad;
+        lineFrom = i + 1;
+        if (fields !== expectedFields) return `line ${formatCount(recordLine)} has ${fields} field${fields === 1 ? '' : 's'}, expected ${expectedFields}`;
+        line++;
+        recordLine = line;
+        fields = 1;
+        fieldStart = true;
+        afterQuote = false;
+      } else if (b !== 0x0d) {
+        if (afterQuote) return `text after a closing quote at line ${formatCount(line)}`;
+        fieldStart = false;
+      }
+    }
+    lineBytes.push(chunk.subarray(lineFrom));
+  }
+  if (inQuotes) return `unterminated quoted value starting at line ${formatCount(quoteLine)}`;
+  const rest = Buffer.concat(lineBytes);
+  if (rest.length > 0) {
+    if (!isUtf8(rest)) return `invalid UTF-8 at line ${formatCount(line)}: the file must be UTF-8 encoded`;
+    if (fields !== expectedFields) return `line ${formatCount(recordLine)} has ${fields} field${fields === 1 ? '' : 's'}, expected ${expectedFields}`;
+  }
+  return undefined;
 }
 
 /** Column names must be non-empty, unique ignoring case (SQL identifiers are case-insensitive), and not reserved. */

@@ -124,6 +124,19 @@ export async function datasetRoutes(app: FastifyInstance, deps: { datasets: Data
     // Data files arrive as raw streams; only this scope accepts these types (JSON stays JSON).
     const rawTypes = [...Object.values(UPLOAD_CONTENT_TYPES).flat(), 'application/octet-stream'];
     scope.addContentTypeParser(rawTypes, (_request, payload, done) => done(null, payload));
+    scope.addContentTypeParser('*', (request, _payload, done) => {
+      const type = String(request.headers['content-type'] ?? '').split(';')[0].trim() || 'no Content-Type';
+      const upload = request.method === 'POST' && /\/versions\/?(\?|$)/.test(request.url);
+      done(
+        new MloopError(
+          'UNSUPPORTED_MEDIA_TYPE',
+          upload
+            ? `cannot upload ${type}: send text/csv, application/vnd.apache.parquet or application/x-ndjson, or application/octet-stream with ?format=csv|parquet|jsonl`
+            : `expected application/json, got ${type}`,
+        ),
+        undefined,
+      );
+    });
 
     scope.get('/datasets', async (request) => ({ datasets: await datasets.listDatasets(requestContext(request)) }));
 

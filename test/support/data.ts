@@ -14,7 +14,7 @@ export async function uploadDataset(
   const response = await server.fetch(`/api/v1/datasets/${encodeURIComponent(name)}/versions${query ? `?${query}` : ''}`, {
     method: 'POST',
     headers: { 'content-type': options.contentType ?? 'text/csv', ...(options.project ? { 'x-mloop-project': options.project } : {}) },
-    body,
+    body: body as BodyInit,
   });
   const text = await response.text();
   return { status: response.status, body: text === '' ? undefined : JSON.parse(text) };
