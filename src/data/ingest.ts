@@ -128,6 +128,8 @@ function csvOptions(rejects: string, declared: Record<string, string>): string {
     "encoding = 'utf-8'",
     'strict_mode = true',
     'null_padding = false',
+    // An empty unquoted field is null, a quoted "" is the empty string (as DuckDB writes them back).
+    'allow_quoted_nulls = false',
     // Infer from every row, not a sample: a value late in the file must not break the sniffed type.
     'sample_size = -1',
     // Timestamps are recognised afterwards, the same way for every format.
@@ -363,8 +365,16 @@ function checkColumnNames(names: readonly string[], label: string): void {
 // ---- JSON Lines ----
 
 async function stageJsonl(conn: DuckDbConnection, input: CanonicalizeInput, staging: string): Promise<void> {
-  const source = `read_json(${quoteLiteral(input.path)}, format = 'newline_delimited', records = true, sample_size = -1)`;
+  const path = quoteLiteral(input.path);
   try {
+    // Infer types from every line once, then read with those types fixed — except that DuckDB types a
+    // column of negative and positive integers HUGEINT, which Parquet would store as a double.
+    const inferred = await conn.rows<{ column_name: string; column_type: string }>(
+      `DESCRIBE SELECT * FROM read_json(${path}, format = 'newline_delimited', records = true, sample_size = -1)`,
+    );
+    const columns: Record<string, string> = {};
+    for (const c of inferred) columns[c.column_name] = /^(HUGEINT|UBIGINT|UHUGEINT)$/.test(c.column_type) ? 'BIGINT' : c.column_type;
+    const source = `read_json(${path}, format = 'newline_delimited', records = true, columns = ${structLiteral(columns)})`;
     await conn.copyToParquet(`SELECT * FROM ${source}`, staging, { compression: 'uncompressed' });
   } catch (error) {
     // DuckDB's JSON reader does not say reliably where the problem is; find it ourselves.
@@ -470,7 +480,9 @@ function convert(column: SourceColumn, target: ColumnType): string {
 
 /** SQL true for rows where converting the column would fail (or lose the fraction of a float). */
 function conversionFails(column: SourceColumn, target: ColumnType): string | undefined {
-  if (target === 'string' || column.kind === target) return undefined;
+  if (target === 'string') return undefined;
+  // Integers wider than BIGINT may not fit.
+  if (column.kind === target && !(target === 'integer' && /^(HUGEINT|UBIGINT|UHUGEINT)$/i.test(column.duckType))) return undefined;
   const value = plain(column.name, column.kind);
   const failed = `(${value} IS NOT NULL AND TRY_CAST(${value} AS ${STORAGE_TYPES[target]}) IS NULL)`;
   if (target === 'integer' && column.kind !== 'integer') {
@@ -630,7 +642,7 @@ function readError(label: string, format: string, error: unknown): unknown {
   const message = String((error as Error)?.message ?? error);
   if (!INPUT_ERRORS.test(message) && !/IO Error: (No magic bytes|Invalid Parquet|File too small)/i.test(message)) return error;
   const firstLine = message.split('\n')[0].replace(/^[A-Za-z ]+Error: /, '');
-  const line = /Line: (\d+)/.exec(message)?.[1];
+  const line = /Line: (\d+)|in line (\d+)/.exec(message)?.slice(1).find(Boolean);
   return new MloopError(
     'INVALID_PARAMETER_VALUE',
     `${label}: cannot read the file as ${format}${line ? ` at line ${formatCount(Number(line))}` : ''}: ${firstLine.replace(/"\/[^"]*"|'\/[^']*'/g, 'the file')}`,
