@@ -31,6 +31,7 @@ describe('loadServerConfig', () => {
       port: 7070,
       metadata: { kind: 'sqlite', path: resolve(home, 'mloop.db'), synchronous: 'FULL' },
       artifacts: { kind: 'local', root: resolve(home, 'artifacts') },
+      online: { kind: 'sqlite', path: resolve(home, 'online.db') },
       bodyLimitBytes: 16 * 1024 * 1024,
       maxArtifactBytes: 64 * 1024 ** 3,
       logLevel: 'info',
@@ -38,6 +39,12 @@ describe('loadServerConfig', () => {
     assert.ok(Object.isFrozen(config));
     assert.ok(Object.isFrozen(config.metadata));
     assert.ok(Object.isFrozen(config.artifacts));
+    assert.ok(Object.isFrozen(config.online));
+  });
+
+  it('selects Redis for online features from MLOOP_REDIS_URL, and names a bad one', () => {
+    assert.deepEqual(loadServerConfig({}, { MLOOP_REDIS_URL: 'redis://127.0.0.1:6379/2' }).online, { kind: 'redis', url: 'redis://127.0.0.1:6379/2' });
+    assert.throws(() => loadServerConfig({}, { MLOOP_REDIS_URL: 'http://x' }), /MLOOP_REDIS_URL: expected a redis:\/\/ or rediss:\/\/ URL/);
   });
 
   it('reads the environment', () => {

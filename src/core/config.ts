@@ -26,6 +26,9 @@ export type MetadataConfig =
   | { readonly kind: 'sqlite'; readonly path: string; readonly synchronous: 'FULL' | 'NORMAL' }
   | { readonly kind: 'postgres'; readonly url: string };
 
+/** Where online feature values live: a SQLite file in the home (default) or Redis. */
+export type OnlineConfig = { readonly kind: 'sqlite'; readonly path: string } | { readonly kind: 'redis'; readonly url: string };
+
 /** The validated, frozen configuration of `mloop server`. */
 export interface ServerConfig {
   readonly home: string;
@@ -33,6 +36,7 @@ export interface ServerConfig {
   readonly port: number;
   readonly metadata: MetadataConfig;
   readonly artifacts: ArtifactsConfig;
+  readonly online: OnlineConfig;
   /** Largest JSON request body accepted, in bytes (larger gets 413). */
   readonly bodyLimitBytes: number;
   /** Largest single artifact upload, in bytes (larger gets 413). */
@@ -47,6 +51,7 @@ export interface ServerOptions {
   host?: string;
   databaseUrl?: string;
   artifacts?: string;
+  redisUrl?: string;
   logLevel?: string;
 }
 
@@ -77,6 +82,7 @@ const rawSchema = z.object({
     .string()
     .regex(/^(s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?|file:\/\/\/.+|[^:]+)$/, 'expected s3://bucket[/prefix], file:///dir or a directory')
     .optional(),
+  redisUrl: z.string().regex(/^rediss?:\/\/\S+$/, 'expected a redis:// or rediss:// URL').optional(),
   s3Endpoint: z.url({ error: 'expected a URL such as http://127.0.0.1:9000' }).optional(),
   s3Region: z.string().min(1).default('us-east-1'),
   s3ForcePathStyle: booleanString.optional(),
@@ -95,6 +101,7 @@ const ENV_NAMES: Record<keyof z.input<typeof rawSchema>, string[]> = {
   databaseUrl: ['MLOOP_DATABASE_URL'],
   sqliteSynchronous: ['MLOOP_SQLITE_SYNCHRONOUS'],
   artifacts: ['MLOOP_ARTIFACTS'],
+  redisUrl: ['MLOOP_REDIS_URL'],
   s3Endpoint: ['MLOOP_S3_ENDPOINT'],
   s3Region: ['MLOOP_S3_REGION', 'AWS_REGION'],
   s3ForcePathStyle: ['MLOOP_S3_FORCE_PATH_STYLE'],
@@ -182,6 +189,7 @@ export function loadServerConfig(options: ServerOptions = {}, env: NodeJS.Proces
     port: c.port,
     metadata: Object.freeze(metadata),
     artifacts: Object.freeze(artifacts),
+    online: Object.freeze(c.redisUrl ? { kind: 'redis' as const, url: c.redisUrl } : { kind: 'sqlite' as const, path: resolve(home, 'online.db') }),
     bodyLimitBytes: c.bodyLimit,
     maxArtifactBytes: c.maxArtifactBytes,
     logLevel: c.logLevel,

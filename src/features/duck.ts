@@ -20,6 +20,7 @@ export class Duck {
   private constructor(
     readonly instance: DuckDBInstance,
     readonly connection: DuckDBConnection,
+    readonly ownsInstance: boolean,
   ) {}
 
   /** Opens an in-memory database; `threads` caps DuckDB's worker threads. */
@@ -28,7 +29,16 @@ export class Duck {
     if (options.threads) config.threads = String(options.threads);
     if (options.memoryLimit) config.memory_limit = options.memoryLimit;
     const instance = await DuckDBInstance.create(':memory:', config);
-    return new Duck(instance, await instance.connect());
+    const duck = new Duck(instance, await instance.connect(), true);
+    await duck.run("SET TimeZone = 'UTC'");
+    return duck;
+  }
+
+  /** Another connection to the same database (its own temp tables); close it when done. */
+  async fork(): Promise<Duck> {
+    const duck = new Duck(this.instance, await this.instance.connect(), false);
+    await duck.run("SET TimeZone = 'UTC'");
+    return duck;
   }
 
   /** Runs statements whose results are not needed. */
@@ -93,10 +103,10 @@ export class Duck {
     appender.closeSync();
   }
 
-  /** Closes the connection and the database. */
+  /** Closes the connection, and the database when this is not a fork. */
   close(): void {
     this.connection.closeSync();
-    this.instance.closeSync();
+    if (this.ownsInstance) this.instance.closeSync();
   }
 }
 

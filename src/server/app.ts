@@ -8,10 +8,11 @@ import type { Clock } from '../core/clock.ts';
 import type { ServerConfig } from '../core/config.ts';
 import { MloopError } from '../core/errors.ts';
 import { datasetRoutes } from '../data/routes.ts';
+import { feastRoutes, featureRoutes } from '../features/routes.ts';
 import { newUuid } from '../core/ids.ts';
 import { registryMlflowRoutes } from '../registry/mlflow-routes.ts';
 import { registryRoutes } from '../registry/routes.ts';
-import type { BlobStore, MetadataStore } from '../storage/ports.ts';
+import type { BlobStore, MetadataStore, OnlineStore } from '../storage/ports.ts';
 import { trackingArtifactListRoute, trackingArtifactRoutes } from '../tracking/artifact-routes.ts';
 import { trackingMlflowRoutes } from '../tracking/mlflow-routes.ts';
 import { trackingRoutes } from '../tracking/routes.ts';
@@ -22,8 +23,10 @@ import { createServices, type Services } from './services.ts';
 
 /** What the app is built from. Stores are opened and migrated by the caller. */
 export interface AppDeps {
-  readonly config: Pick<ServerConfig, 'bodyLimitBytes' | 'maxArtifactBytes'> & Partial<Pick<ServerConfig, 'home'>>;
+  readonly config: Pick<ServerConfig, 'bodyLimitBytes' | 'maxArtifactBytes'> & Partial<Pick<ServerConfig, 'home' | 'online'>>;
   readonly metadata: MetadataStore;
+  /** The online feature store; opened from `config.online` when absent. */
+  readonly online?: OnlineStore;
   readonly blobs: BlobStore;
   readonly clock: Clock;
   readonly logger: Logger;
@@ -54,6 +57,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
   const services = createServices(deps);
   http.addHook('onClose', async () => services.datasets.close());
+  http.addHook('onClose', async () => services.features.close());
 
   // Only JSON is a request body here; text/plain (the form-post CSRF vector) gets 415.
   http.removeAllContentTypeParsers();
@@ -120,9 +124,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       await trackingRoutes(v1, services);
       await registryRoutes(v1, services);
       await datasetRoutes(v1, services);
+      await featureRoutes(v1, services);
     },
     { prefix: '/api/v1' },
   );
+  await feastRoutes(http, services);
 
   return { http, services };
 }

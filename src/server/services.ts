@@ -1,8 +1,14 @@
 /** The services of every module, built once over the stores and handed to the transports. */
 import type { Clock } from '../core/clock.ts';
 import type { ServerConfig } from '../core/config.ts';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DatasetService } from '../data/service.ts';
-import type { BlobStore, MetadataStore } from '../storage/ports.ts';
+import { datasetServiceDatasets } from '../features/datasets.ts';
+import { FeatureStoreService } from '../features/service.ts';
+import { LineageService } from '../lineage/service.ts';
+import { openOnlineStore } from '../storage/index.ts';
+import type { BlobStore, MetadataStore, OnlineStore } from '../storage/ports.ts';
 import { RegistryService } from '../registry/service.ts';
 import { ArtifactService } from '../tracking/artifacts.ts';
 import { TrackingService } from '../tracking/service.ts';
@@ -12,7 +18,9 @@ export interface ServiceDeps {
   readonly metadata: MetadataStore;
   readonly blobs: BlobStore;
   readonly clock: Clock;
-  readonly config: Pick<ServerConfig, 'maxArtifactBytes'> & Partial<Pick<ServerConfig, 'home'>>;
+  readonly config: Pick<ServerConfig, 'maxArtifactBytes'> & Partial<Pick<ServerConfig, 'home' | 'online'>>;
+  /** The online feature store; opened from `config.online` (else an in-memory SQLite) when absent. */
+  readonly online?: OnlineStore;
 }
 
 /** Every module's service. */
@@ -21,6 +29,8 @@ export interface Services {
   readonly registry: RegistryService;
   readonly artifacts: ArtifactService;
   readonly datasets: DatasetService;
+  readonly features: FeatureStoreService;
+  readonly lineage: LineageService;
 }
 
 /** Builds every service. */
@@ -40,5 +50,16 @@ export function createServices(deps: ServiceDeps): Services {
     maxUploadBytes: deps.config.maxArtifactBytes,
     home: deps.config.home,
   });
-  return { tracking, registry, artifacts, datasets };
+  const lineage = new LineageService({ metadata: deps.metadata, clock: deps.clock });
+  const features = new FeatureStoreService({
+    metadata: deps.metadata,
+    online: deps.online ?? openOnlineStore(deps.config.online ?? { kind: 'sqlite', path: ':memory:' }),
+    closeOnline: deps.online === undefined,
+    datasets: datasetServiceDatasets(datasets),
+    lineage,
+    clock: deps.clock,
+    scratchDir: join(deps.config.home ?? tmpdir(), 'tmp', 'features'),
+    modelVersionExists: (ctx, name, version) => registry.getModelVersion(ctx, name, version),
+  });
+  return { tracking, registry, artifacts, datasets, features, lineage };
 }

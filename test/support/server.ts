@@ -6,7 +6,7 @@ import pino from 'pino';
 import type { Clock } from '../../src/core/clock.ts';
 import { systemClock } from '../../src/core/clock.ts';
 import { buildApp, type App } from '../../src/server/app.ts';
-import type { BlobStore, MetadataStore } from '../../src/storage/ports.ts';
+import type { BlobStore, MetadataStore, OnlineStore } from '../../src/storage/ports.ts';
 import { blobBackends, metadataBackends, type Backend } from './backends.ts';
 
 /** A running test server. */
@@ -26,6 +26,8 @@ export interface TestServer {
 export interface TestServerOptions {
   readonly metadata?: Backend<MetadataStore>;
   readonly blobs?: Backend<BlobStore>;
+  /** The online feature store (an in-memory SQLite one when absent). */
+  readonly online?: Backend<OnlineStore>;
   readonly clock?: Clock;
   readonly bodyLimitBytes?: number;
   readonly maxArtifactBytes?: number;
@@ -35,10 +37,12 @@ export interface TestServerOptions {
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const metadata = await (options.metadata ?? metadataBackends()[0]).open();
   const blobs = await (options.blobs ?? blobBackends()[0]).open();
+  const online = await options.online?.open();
   const app = await buildApp({
     config: { bodyLimitBytes: options.bodyLimitBytes ?? 16 * 1024 * 1024, maxArtifactBytes: options.maxArtifactBytes ?? 1024 ** 3 },
     metadata: metadata.store,
     blobs: blobs.store,
+    online: online?.store,
     clock: options.clock ?? systemClock,
     logger: pino({ level: process.env.MLOOP_TEST_LOG_LEVEL ?? 'silent' }),
   });
@@ -67,6 +71,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     },
     async close() {
       await app.http.close();
+      await online?.cleanup();
       await blobs.cleanup();
       await metadata.cleanup();
     },

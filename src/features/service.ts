@@ -1,0 +1,1039 @@
+/**
+ * The feature store's operations: apply definitions, resolve feature selections, offline
+ * (point-in-time) retrieval, materialization into the online store, online reads with on-demand
+ * features, push, consumers and impact analysis, and the training/serving skew check.
+ */
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Clock } from '../core/clock.ts';
+import type { RequestContext } from '../core/context.ts';
+import { MloopError, invalidParam, notFound, type FieldError } from '../core/errors.ts';
+import { newHexId } from '../core/ids.ts';
+import type { LineageNode, LineageService } from '../lineage/service.ts';
+import type { MetadataStore, OnlineStore, OnlineValue, OnlineWrite } from '../storage/ports.ts';
+import type { FeatureDatasets } from './datasets.ts';
+import {
+  definitionVersion,
+  parseDefinitions,
+  resolveView,
+  type Definition,
+  type DefinitionKind,
+  type EntitySpec,
+  type FeatureServiceSpec,
+  type FeatureViewSpec,
+  type OnDemandSpec,
+  type ResolvedView,
+} from './domain.ts';
+import { Duck, type DuckColumn } from './duck.ts';
+import { compileExpr, sqlIdent, sqlString, toSql, type CompiledExpr, type ExprType, type ExprValue } from './expr.ts';
+import { retrievalSql, type RetrievalOnDemand, type RetrievalView } from './retrieval.ts';
+import { FeatureStoreQueries } from './store.ts';
+import { windowValue, type WindowRow } from './windows.ts';
+
+/** What {@link FeatureStoreService} needs. */
+export interface FeatureStoreDeps {
+  readonly metadata: MetadataStore;
+  readonly online: OnlineStore;
+  readonly datasets: FeatureDatasets;
+  readonly lineage: LineageService;
+  readonly clock: Clock;
+  /** Folder for scratch files (query results before they are saved as datasets). */
+  readonly scratchDir: string;
+  /** Checks that a model version exists before it is linked (the registry's `getModelVersion`). */
+  readonly modelVersionExists?: (ctx: RequestContext, name: string, version: string) => Promise<unknown>;
+  /** Close the online store when the service closes (it was opened for it). */
+  readonly closeOnline?: boolean;
+  /** DuckDB worker threads (default: DuckDB's choice). */
+  readonly duckThreads?: number;
+}
+
+/** Status of one online value. */
+export type ValueStatus = 'PRESENT' | 'NOT_FOUND' | 'OUTSIDE_MAX_AGE';
+
+/** Which features a request wants: a feature service, or a list of `view:feature` / `view` references. */
+export interface FeatureSelector {
+  readonly feature_service?: string;
+  readonly features?: readonly string[];
+  /** Name output columns `view__feature` instead of `feature`. */
+  readonly full_feature_names?: boolean;
+}
+
+/** One output feature of a selection. */
+export interface SelectedFeature {
+  readonly view: string;
+  readonly feature: string;
+  readonly type: ExprType;
+  /** Output name (`feature`, or `view__feature` with full names). */
+  readonly output: string;
+  readonly onDemand: boolean;
+}
+
+/** A resolved selection: the views and on-demand views involved, and the output features in order. */
+export interface Selection {
+  readonly service?: { name: string; version: string };
+  readonly outputs: readonly SelectedFeature[];
+  /** Feature views with the features to read from them (outputs plus what on-demand features need). */
+  readonly views: ReadonlyMap<string, { resolved: ResolvedView; features: string[] }>;
+  readonly onDemand: readonly { spec: OnDemandSpec; version: string; features: { name: string; output: string; expr: CompiledExpr }[] }[];
+  /** Join keys needed, with types. */
+  readonly keys: ReadonlyMap<string, 'int' | 'string'>;
+  /** Request fields on-demand features need, with types. */
+  readonly requestFields: ReadonlyMap<string, ExprType>;
+}
+
+/** Input of {@link FeatureStoreService.getOnlineFeatures}. */
+export interface OnlineInput extends FeatureSelector {
+  /** Entity keys and request fields as columns: `{ driver_id: [1001, 1002], val_to_add: [1, 2] }`. */
+  readonly entities: Readonly<Record<string, readonly unknown[]>>;
+}
+
+/** One value of an online answer. */
+export interface OnlineFeatureValue {
+  readonly value: OnlineValue;
+  readonly status: ValueStatus;
+  /** Event time of the value (ISO 8601), or null when there is none. */
+  readonly event_timestamp: string | null;
+}
+
+/** The answer of an online read: per entity row, the values of every selected feature. */
+export interface OnlineResult {
+  readonly feature_names: readonly string[];
+  readonly entity_names: readonly string[];
+  readonly rows: readonly { readonly entity: Record<string, unknown>; readonly features: Record<string, OnlineFeatureValue> }[];
+}
+
+/** Input of {@link FeatureStoreService.retrieve}. */
+export interface RetrieveInput extends FeatureSelector {
+  /** Entity rows with keys, event time and any labels / request fields. */
+  readonly entity_rows?: readonly Record<string, unknown>[];
+  /** Or a dataset of entity rows, `name` or `name@version`. */
+  readonly entity_dataset?: string;
+  /** Event-time column of the entity rows (default `event_timestamp`). */
+  readonly timestamp_column?: string;
+  /** Dataset the result is saved as (default `features-<service or "adhoc">`). */
+  readonly save_as?: string;
+  /** Return up to this many result rows inline (default 0). */
+  readonly return_rows?: number;
+}
+
+/** What {@link FeatureStoreService.retrieve} answers. */
+export interface RetrieveResult {
+  readonly dataset: { name: string; version: string };
+  readonly row_count: number;
+  readonly columns: readonly string[];
+  readonly feature_views: readonly { name: string; version: string; dataset: string }[];
+  readonly rows?: readonly Record<string, unknown>[];
+}
+
+/** Progress of a long operation. */
+export interface Progress {
+  readonly phase: string;
+  readonly view?: string;
+  readonly done: number;
+  readonly total: number;
+}
+
+/** Input of {@link FeatureStoreService.materialize}. */
+export interface MaterializeInput {
+  /** Views to materialize (default: every view with `online` not false). */
+  readonly views?: readonly string[];
+  /** Event-time interval (epoch ms or ISO); `end` defaults to the clock's now. */
+  readonly start?: number;
+  readonly end?: number;
+  /** Start from each view's high-water mark (the end of its last run). */
+  readonly incremental?: boolean;
+}
+
+/** What one view's materialization did. */
+export interface MaterializeViewResult {
+  readonly view: string;
+  readonly version: string;
+  readonly dataset: { name: string; version: string };
+  readonly start: number | null;
+  readonly end: number;
+  readonly entities: number;
+  readonly written: number;
+  readonly skipped: number;
+}
+
+/** Input of {@link FeatureStoreService.push}. */
+export interface PushInput {
+  readonly feature_view: string;
+  /** Source rows (keys, event time, source columns). */
+  readonly rows: readonly Record<string, unknown>[];
+  /** Where to write (default `online`). */
+  readonly to?: 'online' | 'offline' | 'online_and_offline';
+}
+
+/** Input of {@link FeatureStoreService.skew}. */
+export interface SkewInput extends FeatureSelector {
+  /** The logged features: a dataset (`name[@version]`) or rows, with keys, event time and feature columns. */
+  readonly logged_dataset?: string;
+  readonly logged_rows?: readonly Record<string, unknown>[];
+  readonly timestamp_column?: string;
+  /** Relative tolerance for floats (default 0: exact; NaN equals NaN). */
+  readonly tolerance?: number;
+}
+
+/** Per-feature result of a skew check. */
+export interface SkewFeature {
+  readonly feature: string;
+  readonly compared: number;
+  readonly mismatches: number;
+  readonly mismatch_rate: number;
+  readonly examples: readonly { row: number; served: unknown; offline: unknown }[];
+}
+
+/** A consumer found by impact analysis. */
+export interface Consumer {
+  readonly kind: string;
+  readonly id: string;
+  readonly depth: number;
+  readonly via: { kind: string; id: string; relation: string };
+}
+
+const ENTITY_TS_DEFAULT = 'event_timestamp';
+const SELECTION_TTL_MS = 5_000;
+const WRITE_BATCH = 2_000;
+
+/** The feature store. */
+export class FeatureStoreService {
+  readonly queries = new FeatureStoreQueries();
+  #duck: Promise<Duck> | undefined;
+  readonly #selections = new Map<string, { at: number; selection: Selection }>();
+
+  constructor(readonly deps: FeatureStoreDeps) {}
+
+  /** The shared DuckDB database, opened on first use. */
+  async #engine(): Promise<Duck> {
+    this.#duck ??= Duck.open({ threads: this.deps.duckThreads });
+    return this.#duck;
+  }
+
+  /** Closes DuckDB, and the online store when it was opened for this service. */
+  async close(): Promise<void> {
+    if (this.#duck) (await this.#duck).close();
+    this.#duck = undefined;
+    if (this.deps.closeOnline) await this.deps.online.close();
+  }
+
+  // ------------------------------------------------------------------ registry
+
+  /**
+   * Validates a definitions document (YAML text or an object) and stores every definition whose
+   * content changed as a new version, keeping the old ones. All or nothing.
+   */
+  async apply(ctx: RequestContext, input: string | unknown): Promise<{ results: { kind: DefinitionKind; name: string; version: string; status: 'created' | 'updated' | 'unchanged' }[] }> {
+    const doc = parseDefinitions(input);
+    const db = this.deps.metadata.db;
+    const heads = await this.queries.heads(db, ctx.project);
+    const headOf = (kind: DefinitionKind, name: string) => heads.find((h) => h.kind === kind && h.name === name);
+    checkUnique(doc.entities, 'entities');
+    checkUnique(doc.feature_views, 'feature_views');
+    checkUnique(doc.on_demand_feature_views, 'on_demand_feature_views');
+    checkUnique(doc.feature_services, 'feature_services');
+
+    const planned: Omit<Definition, 'current' | 'created_at'>[] = [];
+    const entities = new Map<string, { spec: EntitySpec; version: string }>();
+    for (const h of heads) if (h.kind === 'entity') entities.set(h.name, { spec: h.spec as EntitySpec, version: h.version });
+    for (const spec of doc.entities) {
+      const version = definitionVersion('entity', spec, {});
+      entities.set(spec.name, { spec, version });
+      planned.push({ kind: 'entity', name: spec.name, version, spec, refs: {} });
+    }
+    const entitySpecs = new Map([...entities].map(([k, v]) => [k, v.spec]));
+
+    const views = new Map<string, { spec: FeatureViewSpec; version: string; resolved: ResolvedView }>();
+    for (const h of heads) {
+      if (h.kind !== 'feature_view' || doc.feature_views.some((v) => v.name === h.name)) continue;
+      const spec = h.spec as FeatureViewSpec;
+      views.set(h.name, { spec, version: h.version, resolved: resolveView(spec, entitySpecs, h.version) });
+    }
+    doc.feature_views.forEach((spec, i) => {
+      if (doc.on_demand_feature_views.some((o) => o.name === spec.name) || headOf('on_demand_feature_view', spec.name)) {
+        throw invalidParam(`feature_views[${i}].name`, `"${spec.name}" is already an on-demand feature view`);
+      }
+      const refs = Object.fromEntries(spec.entities.map((e) => [`entity:${e}`, entities.get(e)?.version ?? '']));
+      const version = definitionVersion('feature_view', spec, refs);
+      const resolved = resolveView(spec, entitySpecs, version, `feature_views[${i}]`);
+      views.set(spec.name, { spec, version, resolved });
+      planned.push({ kind: 'feature_view', name: spec.name, version, spec, refs });
+    });
+
+    const onDemand = new Map<string, { spec: OnDemandSpec; version: string }>();
+    for (const h of heads) if (h.kind === 'on_demand_feature_view') onDemand.set(h.name, { spec: h.spec as OnDemandSpec, version: h.version });
+    doc.on_demand_feature_views.forEach((spec, i) => {
+      const columns = onDemandColumns(spec, views, `on_demand_feature_views[${i}]`);
+      spec.features.forEach((f, j) => {
+        let expr: CompiledExpr;
+        try {
+          expr = compileExpr(f.expr, columns);
+        } catch (error) {
+          throw invalidParam(`on_demand_feature_views[${i}].features[${j}].expr`, (error as Error).message);
+        }
+        if (expr.type !== f.type && !(expr.type === 'int' && f.type === 'float')) {
+          throw invalidParam(`on_demand_feature_views[${i}].features[${j}].type`, `expression yields ${expr.type}, declared ${f.type} (use cast)`);
+        }
+      });
+      const refs = Object.fromEntries(spec.sources.map((s) => [`feature_view:${s}`, views.get(s)!.version]));
+      const version = definitionVersion('on_demand_feature_view', spec, refs);
+      onDemand.set(spec.name, { spec, version });
+      planned.push({ kind: 'on_demand_feature_view', name: spec.name, version, spec, refs });
+    });
+
+    doc.feature_services.forEach((spec, i) => {
+      const refs: Record<string, string> = {};
+      spec.features.forEach((ref, j) => {
+        const [viewName, feature] = ref.split(':');
+        const view = views.get(viewName);
+        const od = onDemand.get(viewName);
+        if (!view && !od) throw invalidParam(`feature_services[${i}].features[${j}]`, `unknown feature view "${viewName}"`);
+        const names = view ? view.spec.features.map((f) => f.name) : od!.spec.features.map((f) => f.name);
+        if (feature !== undefined && !names.includes(feature)) {
+          throw invalidParam(`feature_services[${i}].features[${j}]`, `feature view "${viewName}" has no feature "${feature}"`);
+        }
+        if (view) refs[`feature_view:${viewName}`] = view.version;
+        else refs[`on_demand_feature_view:${viewName}`] = od!.version;
+      });
+      const version = definitionVersion('feature_service', spec, refs);
+      planned.push({ kind: 'feature_service', name: spec.name, version, spec, refs });
+    });
+
+    const now = this.deps.clock.now();
+    const results = await this.deps.metadata.transaction(async (trx) => {
+      const out: { kind: DefinitionKind; name: string; version: string; status: 'created' | 'updated' | 'unchanged' }[] = [];
+      for (const def of planned) {
+        const { created, previous } = await this.queries.put(trx, ctx.project, { ...def, created_at: now }, ctx.actor.name, now);
+        out.push({ kind: def.kind, name: def.name, version: def.version, status: previous === def.version ? 'unchanged' : created && previous === undefined ? 'created' : 'updated' });
+      }
+      // Lineage: each definition hangs off what it refers to.
+      const edges = planned.flatMap((def) => {
+        const dst: LineageNode = { kind: def.kind, id: `${def.name}@${def.version}` };
+        const fromRefs = Object.entries(def.refs).map(([ref, version]) => {
+          const [kind, name] = ref.split(':');
+          return { src: { kind, id: `${name}@${version}` }, dst, relation: 'consumed_by' };
+        });
+        if (def.kind === 'feature_view') {
+          const spec = def.spec as FeatureViewSpec;
+          const id = spec.source.version ? `${spec.source.dataset}@${spec.source.version}` : spec.source.dataset;
+          fromRefs.push({ src: { kind: 'dataset', id }, dst, relation: 'source_of' });
+        }
+        return fromRefs;
+      });
+      await this.deps.lineage.record(ctx, edges, trx);
+      return out;
+    });
+    this.#selections.clear();
+    return { results };
+  }
+
+  /** The current version of every definition (of one kind when given). */
+  list(ctx: RequestContext, kind?: DefinitionKind): Promise<Definition[]> {
+    return this.queries.heads(this.deps.metadata.db, ctx.project, kind);
+  }
+
+  /** One definition: the current version, or `version` (a sha256 or a unique prefix). */
+  async get(ctx: RequestContext, kind: DefinitionKind, name: string, version?: string): Promise<Definition> {
+    const def = await this.queries.get(this.deps.metadata.db, ctx.project, kind, name, version);
+    if (!def) throw notFound(`${kind.replaceAll('_', ' ')} "${name}"${version ? ` version ${version}` : ''} does not exist`);
+    return def;
+  }
+
+  /** Every version of a definition, oldest first. */
+  async versions(ctx: RequestContext, kind: DefinitionKind, name: string): Promise<Definition[]> {
+    const versions = await this.queries.versions(this.deps.metadata.db, ctx.project, kind, name);
+    if (versions.length === 0) throw notFound(`${kind.replaceAll('_', ' ')} "${name}" does not exist`);
+    return versions;
+  }
+
+  // ------------------------------------------------------------------ selections
+
+  /**
+   * Resolves a feature service or a feature list into views, on-demand views and output names.
+   * Unknown services, views or features give one 400 that names every one of them.
+   */
+  async select(ctx: RequestContext, selector: FeatureSelector): Promise<Selection> {
+    const cacheKey = `${ctx.project}\u0000${selector.feature_service ?? ''}\u0000${(selector.features ?? []).join(',')}\u0000${selector.full_feature_names ? 1 : 0}`;
+    const cached = this.#selections.get(cacheKey);
+    const now = Date.now();
+    if (cached && now - cached.at < SELECTION_TTL_MS) return cached.selection;
+    const selection = await this.#select(ctx, selector);
+    this.#selections.set(cacheKey, { at: now, selection });
+    return selection;
+  }
+
+  async #select(ctx: RequestContext, selector: FeatureSelector): Promise<Selection> {
+    if ((selector.feature_service === undefined) === (selector.features === undefined)) {
+      throw invalidParam('features', 'give either feature_service or features');
+    }
+    const db = this.deps.metadata.db;
+    let refs: readonly string[];
+    let service: { name: string; version: string } | undefined;
+    let field = 'features';
+    if (selector.feature_service !== undefined) {
+      const def = await this.queries.get(db, ctx.project, 'feature_service', selector.feature_service);
+      if (!def) throw invalidParam('feature_service', `unknown feature service "${selector.feature_service}"`);
+      refs = (def.spec as FeatureServiceSpec).features;
+      service = { name: def.name, version: def.version };
+      field = 'feature_service';
+    } else {
+      refs = selector.features!;
+      if (refs.length === 0) throw invalidParam('features', 'name at least one feature');
+    }
+    const heads = await this.queries.heads(db, ctx.project);
+    const entitySpecs = new Map(heads.filter((h) => h.kind === 'entity').map((h) => [h.name, h.spec as EntitySpec]));
+    const viewDefs = new Map(heads.filter((h) => h.kind === 'feature_view').map((h) => [h.name, h]));
+    const odDefs = new Map(heads.filter((h) => h.kind === 'on_demand_feature_view').map((h) => [h.name, h]));
+    const unknown: FieldError[] = [];
+    const outputs: SelectedFeature[] = [];
+    const views = new Map<string, { resolved: ResolvedView; features: string[] }>();
+    const odSelected = new Map<string, string[]>();
+    const useView = (name: string) => {
+      let entry = views.get(name);
+      if (!entry) {
+        const def = viewDefs.get(name)!;
+        entry = { resolved: resolveView(def.spec as FeatureViewSpec, entitySpecs, def.version), features: [] };
+        views.set(name, entry);
+      }
+      return entry;
+    };
+    refs.forEach((ref, i) => {
+      const m = /^([A-Za-z_][A-Za-z0-9_]*)(?::([A-Za-z_][A-Za-z0-9_]*))?$/.exec(ref);
+      const where = `${field}[${i}]`;
+      if (!m) {
+        unknown.push({ field: where, reason: `"${ref}" is not "view:feature"` });
+        return;
+      }
+      const [, viewName, feature] = m;
+      const view = viewDefs.get(viewName);
+      const od = odDefs.get(viewName);
+      if (!view && !od) {
+        unknown.push({ field: where, reason: `unknown feature view "${viewName}"` });
+        return;
+      }
+      const specFeatures: { name: string; type: ExprType }[] = view ? (view.spec as FeatureViewSpec).features : (od!.spec as OnDemandSpec).features;
+      const wanted = feature === undefined ? specFeatures : specFeatures.filter((f) => f.name === feature);
+      if (wanted.length === 0) {
+        unknown.push({ field: where, reason: `unknown feature "${ref}"` });
+        return;
+      }
+      for (const f of wanted) {
+        const output = selector.full_feature_names ? `${viewName}__${f.name}` : f.name;
+        if (outputs.some((o) => o.view === viewName && o.feature === f.name)) continue;
+        outputs.push({ view: viewName, feature: f.name, type: f.type, output, onDemand: !view });
+        if (view) {
+          const entry = useView(viewName);
+          if (!entry.features.includes(f.name)) entry.features.push(f.name);
+        } else {
+          odSelected.set(viewName, [...(odSelected.get(viewName) ?? []), f.name]);
+        }
+      }
+    });
+    if (unknown.length > 0) {
+      throw new MloopError('INVALID_PARAMETER_VALUE', `unknown features: ${unknown.map((u) => u.reason.replace(/^unknown /, '')).join('; ')}`, { fields: unknown });
+    }
+    const seen = new Map<string, SelectedFeature>();
+    for (const o of outputs) {
+      const other = seen.get(o.output);
+      if (other) throw invalidParam(field, `features "${other.view}:${other.feature}" and "${o.view}:${o.feature}" share the name "${o.output}"; set full_feature_names`);
+      seen.set(o.output, o);
+    }
+    const onDemand: Selection['onDemand'][number][] = [];
+    const requestFields = new Map<string, ExprType>();
+    for (const [name, features] of odSelected) {
+      const def = odDefs.get(name)!;
+      const spec = def.spec as OnDemandSpec;
+      const sourceViews = new Map<string, { spec: FeatureViewSpec; version: string; resolved: ResolvedView }>();
+      for (const s of spec.sources) {
+        const entry = useView(s);
+        sourceViews.set(s, { spec: entry.resolved.spec, version: entry.resolved.version, resolved: entry.resolved });
+        // On-demand features read every feature of their sources.
+        for (const f of entry.resolved.spec.features) if (!entry.features.includes(f.name)) entry.features.push(f.name);
+      }
+      const columns = onDemandColumns(spec, sourceViews, `on_demand_feature_view ${name}`);
+      for (const r of spec.request) requestFields.set(r.name, r.type);
+      onDemand.push({
+        spec,
+        version: def.version,
+        features: spec.features.filter((f) => features.includes(f.name)).map((f) => ({
+          name: f.name,
+          output: outputs.find((o) => o.view === name && o.feature === f.name)!.output,
+          expr: compileExpr(f.expr, columns),
+        })),
+      });
+    }
+    const keys = new Map<string, 'int' | 'string'>();
+    for (const { resolved } of views.values()) for (const k of resolved.keys) keys.set(k.name, k.type);
+    return { service, outputs, views, onDemand, keys, requestFields };
+  }
+
+  // ------------------------------------------------------------------ online
+
+  /** Reads the latest values of the selected features for each entity row, computing on-demand features. */
+  async getOnlineFeatures(ctx: RequestContext, input: OnlineInput): Promise<OnlineResult> {
+    const selection = await this.select(ctx, input);
+    const { rows, columns } = checkEntityColumns(input.entities, selection);
+    const now = this.deps.clock.now();
+    const results = Array.from({ length: rows }, (_, r) => ({
+      entity: Object.fromEntries(columns.map((c) => [c, input.entities[c][r]])) as Record<string, unknown>,
+      features: {} as Record<string, OnlineFeatureValue>,
+    }));
+    // Values of every feature read, by plain name, for on-demand expressions.
+    const inputs: Record<string, ExprValue>[] = selection.onDemand.length > 0 ? Array.from({ length: rows }, () => ({})) : [];
+    const outputOf = new Map(selection.outputs.filter((o) => !o.onDemand).map((o) => [`${o.view}:${o.feature}`, o.output]));
+    await Promise.all(
+      [...selection.views.values()].map(async ({ resolved, features }) => {
+        const keys = Array.from({ length: rows }, (_, r) => entityKey(resolved.keys.map((k) => input.entities[k.name][r])));
+        const records = await this.deps.online.read(onlineTable(ctx.project, resolved.name), keys);
+        for (let r = 0; r < rows; r++) {
+          const record = records[r];
+          const stale = record !== undefined && resolved.ttlMs > 0 && now - record.eventTime > resolved.ttlMs;
+          const ts = record ? new Date(record.eventTime).toISOString() : null;
+          for (const f of features) {
+            const present = record !== undefined && f in record.values;
+            const value = present && !stale ? record.values[f] : null;
+            if (inputs.length > 0) inputs[r][f] = value;
+            const output = outputOf.get(`${resolved.name}:${f}`);
+            if (output === undefined) continue;
+            results[r].features[output] = { value, status: !present ? 'NOT_FOUND' : stale ? 'OUTSIDE_MAX_AGE' : 'PRESENT', event_timestamp: present ? ts : null };
+          }
+        }
+      }),
+    );
+    for (const od of selection.onDemand) {
+      for (let r = 0; r < rows; r++) {
+        const row = inputs[r];
+        for (const field of od.spec.request) row[field.name] = (input.entities[field.name]?.[r] ?? null) as ExprValue;
+        for (const f of od.features) results[r].features[f.output] = { value: f.expr.fn(row), status: 'PRESENT', event_timestamp: null };
+      }
+    }
+    return { feature_names: selection.outputs.map((o) => o.output), entity_names: columns, rows: results };
+  }
+
+  /**
+   * Writes fresh source rows: to the online store (row-level features computed by the same compiled
+   * expressions as offline) and/or appended to the view's source dataset as a new version.
+   */
+  async push(ctx: RequestContext, input: PushInput): Promise<{ online_written: number; online_skipped: number; dataset?: { name: string; version: string } }> {
+    const def = await this.queries.get(this.deps.metadata.db, ctx.project, 'feature_view', input.feature_view);
+    if (!def) throw invalidParam('feature_view', `unknown feature view "${input.feature_view}"`);
+    const view = await this.#resolveView(ctx, def);
+    const to = input.to ?? 'online';
+    if (view.windowFeatures.length > 0 && to !== 'offline') {
+      throw invalidParam('feature_view', `feature view "${view.name}" has window features, which need history: push to "offline" and materialize`);
+    }
+    const columns = sourceColumns(view);
+    const rows = input.rows.map((row, i) => checkSourceRow(row, columns, `rows[${i}]`));
+    if (rows.length === 0) throw invalidParam('rows', 'push at least one row');
+    let written = 0;
+    let skipped = 0;
+    let dataset: { name: string; version: string } | undefined;
+    if (to !== 'online') dataset = await this.#appendToSource(ctx, view, columns, rows);
+    if (to !== 'offline') {
+      const table = onlineTable(ctx.project, view.name);
+      const writes: OnlineWrite[] = rows.map((row) => ({
+        table,
+        key: entityKey(view.keys.map((k) => row[k.name])),
+        eventTime: row[view.spec.source.timestamp] as number,
+        values: Object.fromEntries(view.rowFeatures.map((f) => [f.spec.name, f.expr.fn(row)])),
+      }));
+      const result = await this.deps.online.write(writes);
+      written = result.written;
+      skipped = result.skipped;
+    }
+    return { online_written: written, online_skipped: skipped, ...(dataset ? { dataset } : {}) };
+  }
+
+  async #appendToSource(ctx: RequestContext, view: ResolvedView, columns: DuckColumn[], rows: Record<string, ExprValue>[]) {
+    const source = await this.deps.datasets.resolve(ctx, view.spec.source.dataset).catch(() => undefined);
+    const duck = await (await this.#engine()).fork();
+    const table = `push_${newHexId()}`;
+    const out = await this.#scratch('push.parquet');
+    try {
+      await duck.load(table, columns, rows);
+      const union = source ? `SELECT * FROM read_parquet(${sqlString(source.path)}) UNION ALL BY NAME SELECT * FROM ${table}` : `SELECT * FROM ${table}`;
+      await duck.run(`COPY (${union}) TO ${sqlString(out)} (FORMAT parquet)`);
+      await duck.run(`DROP TABLE ${table}`);
+      return await this.deps.datasets.saveDerived(ctx, {
+        name: view.spec.source.dataset,
+        path: out,
+        parents: source ? [{ name: source.name, version: source.version }] : [],
+        transformation: { kind: 'feature_push', feature_view: view.name, rows: rows.length },
+      });
+    } finally {
+      duck.close();
+      await rm(out, { force: true });
+    }
+  }
+
+  // ------------------------------------------------------------------ offline
+
+  /**
+   * Point-in-time retrieval: joins the selected features onto entity rows as of each row's event
+   * time, saves the result as a dataset version linked to the feature view versions it used.
+   */
+  async retrieve(ctx: RequestContext, input: RetrieveInput, onProgress?: (p: Progress) => void): Promise<RetrieveResult> {
+    const selection = await this.select(ctx, input);
+    const tsColumn = input.timestamp_column ?? ENTITY_TS_DEFAULT;
+    const duck = await (await this.#engine()).fork();
+    const entityTable = `entities_${newHexId()}`;
+    const out = await this.#scratch('retrieval.parquet');
+    try {
+      onProgress?.({ phase: 'load entity rows', done: 0, total: 1 });
+      const { columns: entityColumns, parents } = await this.#loadEntities(ctx, duck, entityTable, input, tsColumn, selection);
+      const { plan, used, hidden } = await this.#retrievalPlan(ctx, selection, entityTable, tsColumn, entityColumns);
+      onProgress?.({ phase: 'join features', done: 0, total: 1 });
+      const exclude = ['__rid', ...hidden].map(sqlIdent).join(', ');
+      await duck.run(`COPY (SELECT * EXCLUDE (${exclude}) FROM (${retrievalSql(plan)})) TO ${sqlString(out)} (FORMAT parquet)`);
+      const [{ n }] = await duck.rows(`SELECT count(*) AS n FROM read_parquet(${sqlString(out)})`);
+      const described = await duck.rows(`DESCRIBE SELECT * FROM read_parquet(${sqlString(out)})`);
+      const resultColumns = described.map((r) => String(r.column_name));
+      let rows: Record<string, unknown>[] | undefined;
+      if (input.return_rows) {
+        const timestamps = new Set(described.filter((r) => String(r.column_type).startsWith('TIMESTAMP')).map((r) => String(r.column_name)));
+        rows = (await duck.rows(`SELECT * FROM read_parquet(${sqlString(out)}) LIMIT ${Math.floor(input.return_rows)}`)).map(isoTimestamps(timestamps));
+      }
+      onProgress?.({ phase: 'save dataset', done: 0, total: 1 });
+      const name = input.save_as ?? `features-${selection.service?.name ?? 'adhoc'}`;
+      const saved = await this.deps.datasets.saveDerived(ctx, {
+        name,
+        path: out,
+        parents: [...parents, ...used.map((u) => ({ name: u.dataset.split('@')[0], version: u.dataset.split('@')[1] }))],
+        transformation: {
+          kind: 'point_in_time_join',
+          feature_service: selection.service ?? null,
+          features: selection.outputs.map((o) => `${o.view}:${o.feature}`),
+          feature_views: used.map((u) => ({ name: u.name, version: u.version })),
+          timestamp_column: tsColumn,
+        },
+      });
+      const dst = { kind: 'dataset', id: `${saved.name}@${saved.version}` };
+      await this.deps.lineage.record(ctx, [
+        ...used.map((u) => ({ src: { kind: 'feature_view', id: `${u.name}@${u.version}` }, dst, relation: 'retrieved_into' })),
+        ...(selection.service ? [{ src: { kind: 'feature_service', id: `${selection.service.name}@${selection.service.version}` }, dst, relation: 'retrieved_into' }] : []),
+        ...parents.map((p) => ({ src: { kind: 'dataset', id: `${p.name}@${p.version}` }, dst, relation: 'entity_rows_of' })),
+      ]);
+      onProgress?.({ phase: 'done', done: 1, total: 1 });
+      return { dataset: saved, row_count: Number(n), columns: resultColumns, feature_views: used, ...(rows ? { rows } : {}) };
+    } finally {
+      await duck.run(`DROP TABLE IF EXISTS ${sqlIdent(entityTable)}`).catch(() => undefined);
+      duck.close();
+      await rm(out, { force: true });
+    }
+  }
+
+  async #retrievalPlan(ctx: RequestContext, selection: Selection, entity: string, tsColumn: string, entityColumns: string[]) {
+    const used: { name: string; version: string; dataset: string }[] = [];
+    const views: RetrievalView[] = [];
+    const outputOf = new Map(selection.outputs.filter((o) => !o.onDemand).map((o) => [`${o.view}:${o.feature}`, o.output]));
+    const hidden = new Map<string, string>();
+    for (const { resolved, features } of selection.views.values()) {
+      const source = await this.deps.datasets.resolve(ctx, resolved.spec.source.dataset, resolved.spec.source.version);
+      used.push({ name: resolved.name, version: resolved.version, dataset: `${source.name}@${source.version}` });
+      views.push({ view: resolved, from: `read_parquet(${sqlString(source.path)}, file_row_number=true)`, features });
+      for (const f of features) if (!outputOf.has(`${resolved.name}:${f}`)) hidden.set(`${resolved.name}:${f}`, `__in_${resolved.name}__${f}`);
+    }
+    const nameOf = (view: string, feature: string) => outputOf.get(`${view}:${feature}`) ?? hidden.get(`${view}:${feature}`)!;
+    // On-demand expressions read source features by plain name and request fields from the entity rows.
+    const onDemand: RetrievalOnDemand[] = selection.onDemand.flatMap((od) => {
+      const columnOf = new Map<string, string>();
+      for (const s of od.spec.sources) for (const f of selection.views.get(s)!.resolved.spec.features) columnOf.set(f.name, nameOf(s, f.name));
+      return od.features.map((f) => ({
+        name: f.output,
+        expr: { ...f.expr, sql: toSql(f.expr, (c) => sqlIdent(columnOf.get(c) ?? c)) },
+      }));
+    });
+    const plan = { entity, timestamp: tsColumn, entityColumns, views, onDemand, outputName: nameOf };
+    // Inputs of on-demand features that were not asked for are dropped from the result.
+    return { plan, used, hidden: [...hidden.values()] };
+  }
+
+  async #loadEntities(ctx: RequestContext, duck: Duck, table: string, input: RetrieveInput, tsColumn: string, selection: Selection) {
+    const parents: { name: string; version: string }[] = [];
+    if ((input.entity_rows === undefined) === (input.entity_dataset === undefined)) throw invalidParam('entity_rows', 'give either entity_rows or entity_dataset');
+    if (input.entity_dataset !== undefined) {
+      const at = input.entity_dataset.lastIndexOf('@');
+      const name = at === -1 ? input.entity_dataset : input.entity_dataset.slice(0, at);
+      const version = at === -1 ? undefined : input.entity_dataset.slice(at + 1);
+      const ds = await this.deps.datasets.resolve(ctx, name, version);
+      parents.push({ name: ds.name, version: ds.version });
+      await duck.run(`CREATE TEMP TABLE ${sqlIdent(table)} AS SELECT (row_number() OVER () - 1) AS __rid, * FROM read_parquet(${sqlString(ds.path)})`);
+      const described = await duck.rows(`DESCRIBE ${sqlIdent(table)}`);
+      const columns = described.map((r) => String(r.column_name)).filter((c) => c !== '__rid');
+      const missing = [...selection.keys.keys(), ...selection.requestFields.keys(), tsColumn].filter((k) => !columns.includes(k));
+      if (missing.length > 0) throw invalidParam('entity_dataset', `dataset ${name} lacks column(s) ${missing.join(', ')}`);
+      return { columns, parents };
+    }
+    const rows = input.entity_rows!;
+    if (rows.length === 0) throw invalidParam('entity_rows', 'give at least one entity row');
+    const types = new Map<string, ExprType>([[tsColumn, 'timestamp'], ...selection.keys, ...selection.requestFields]);
+    const names: string[] = [];
+    for (const row of rows) for (const k of Object.keys(row)) if (!names.includes(k)) names.push(k);
+    for (const k of [...selection.keys.keys(), tsColumn]) if (!names.includes(k)) throw invalidParam(`entity_rows[0].${k}`, 'is required');
+    for (const name of names) if (!types.has(name)) types.set(name, inferType(rows, name));
+    const columns: DuckColumn[] = [{ name: '__rid', type: 'int' }, ...names.map((name) => ({ name, type: types.get(name)! }))];
+    const values = rows.map((row, i) => {
+      const out: Record<string, ExprValue> = { __rid: i };
+      for (const name of names) out[name] = coerce(row[name], types.get(name)!, `entity_rows[${i}].${name}`);
+      return out;
+    });
+    await duck.load(table, columns, values);
+    return { columns: names, parents };
+  }
+
+  // ------------------------------------------------------------------ materialization
+
+  /**
+   * Writes the latest values of each view as of `end` into the online store: for row-level features
+   * the newest source row per entity with event time in (start, end]; window features are computed
+   * as of `end` over every entity. Incremental runs start at the view's high-water mark.
+   */
+  async materialize(ctx: RequestContext, input: MaterializeInput, onProgress?: (p: Progress) => void): Promise<{ views: MaterializeViewResult[] }> {
+    const end = input.end ?? this.deps.clock.now();
+    if (input.start !== undefined && input.start >= end) throw invalidParam('start', `start (${new Date(input.start).toISOString()}) must be before end (${new Date(end).toISOString()})`);
+    const heads = await this.queries.heads(this.deps.metadata.db, ctx.project, 'feature_view');
+    let defs = heads.filter((h) => (h.spec as FeatureViewSpec).online !== false);
+    if (input.views && input.views.length > 0) {
+      const unknown = input.views.filter((v) => !heads.some((h) => h.name === v));
+      if (unknown.length > 0) throw invalidParam('views', `unknown feature view(s): ${unknown.join(', ')}`);
+      defs = heads.filter((h) => input.views!.includes(h.name));
+    }
+    const results: MaterializeViewResult[] = [];
+    for (const def of defs) results.push(await this.#materializeView(ctx, def, input, end, onProgress));
+    return { views: results };
+  }
+
+  async #materializeView(ctx: RequestContext, def: Definition, input: MaterializeInput, end: number, onProgress?: (p: Progress) => void): Promise<MaterializeViewResult> {
+    const view = await this.#resolveView(ctx, def);
+    const db = this.deps.metadata.db;
+    const mark = await this.queries.materialization(db, ctx.project, view.name, view.version);
+    const start = input.start ?? (input.incremental && mark ? Number(mark.high_water) : undefined);
+    const source = await this.deps.datasets.resolve(ctx, view.spec.source.dataset, view.spec.source.version);
+    const from = `read_parquet(${sqlString(source.path)}, file_row_number=true)`;
+    const duck = await (await this.#engine()).fork();
+    const table = onlineTable(ctx.project, view.name);
+    let written = 0;
+    let skipped = 0;
+    let entities = 0;
+    try {
+      const records = new Map<string, { eventTime: number; values: Record<string, OnlineValue> }>();
+      if (view.rowFeatures.length > 0) {
+        const keys = view.keys.map((k) => sqlIdent(k.name)).join(', ');
+        const ts = `CAST(${sqlIdent(view.spec.source.timestamp)} AS TIMESTAMP)`;
+        const feats = view.rowFeatures.map((f) => `${f.expr.type === 'timestamp' ? `epoch_ms(${f.expr.sql})` : f.expr.sql} AS ${sqlIdent(f.spec.name)}`).join(', ');
+        const where = [`${ts} <= epoch_ms(CAST(${end} AS BIGINT))`, ...(start !== undefined ? [`${ts} > epoch_ms(CAST(${start} AS BIGINT))`] : [])].join(' AND ');
+        const sql =
+          `SELECT ${view.keys.map((k) => `CAST(${sqlIdent(k.name)} AS ${k.type === 'int' ? 'BIGINT' : 'VARCHAR'}) AS ${sqlIdent(k.name)}`).join(', ')}, ` +
+          `epoch_ms(${ts}) AS __t, ${feats} FROM ${from} WHERE ${where} ` +
+          `QUALIFY row_number() OVER (PARTITION BY ${keys} ORDER BY ${ts} DESC, file_row_number DESC) = 1`;
+        for (const row of await duck.rows(sql)) {
+          const key = entityKey(view.keys.map((k) => row[k.name]));
+          records.set(key, { eventTime: row.__t as number, values: Object.fromEntries(view.rowFeatures.map((f) => [f.spec.name, row[f.spec.name]])) });
+        }
+      }
+      if (view.windowFeatures.length > 0) {
+        for (const [key, values] of await this.#windowValues(duck, view, from, end)) {
+          const existing = records.get(key);
+          // Window values hold as of `end`; they share the record with the row-level values.
+          records.set(key, { eventTime: end, values: { ...(existing?.values ?? {}), ...values } });
+        }
+      }
+      entities = records.size;
+      const all = [...records];
+      for (let i = 0; i < all.length; i += WRITE_BATCH) {
+        const batch = all.slice(i, i + WRITE_BATCH).map(([key, r]) => ({ table, key, eventTime: r.eventTime, values: r.values }));
+        const result = await this.deps.online.write(batch);
+        written += result.written;
+        skipped += result.skipped;
+        onProgress?.({ phase: 'write online', view: view.name, done: Math.min(i + WRITE_BATCH, all.length), total: all.length });
+      }
+      if (all.length === 0) onProgress?.({ phase: 'write online', view: view.name, done: 0, total: 0 });
+    } finally {
+      duck.close();
+    }
+    const now = this.deps.clock.now();
+    await this.queries.markMaterialized(db, {
+      project: ctx.project,
+      view: view.name,
+      view_version: view.version,
+      high_water: end,
+      last_start: start ?? null,
+      rows_written: written,
+      dataset_version: source.version,
+      updated_at: now,
+    });
+    await this.deps.lineage.record(ctx, [
+      { src: { kind: 'dataset', id: `${source.name}@${source.version}` }, dst: { kind: 'feature_view', id: `${view.name}@${view.version}` }, relation: 'materialized_into' },
+    ]);
+    return { view: view.name, version: view.version, dataset: { name: source.name, version: source.version }, start: start ?? null, end, entities, written, skipped };
+  }
+
+  /** Window features of every entity as of `end`, computed by the TypeScript window path. */
+  async #windowValues(duck: Duck, view: ResolvedView, from: string, end: number): Promise<Map<string, Record<string, OnlineValue>>> {
+    const keys = view.keys.map((k) => `CAST(${sqlIdent(k.name)} AS ${k.type === 'int' ? 'BIGINT' : 'VARCHAR'}) AS ${sqlIdent(k.name)}`).join(', ');
+    const ts = `epoch_ms(CAST(${sqlIdent(view.spec.source.timestamp)} AS TIMESTAMP))`;
+    const args = view.windowFeatures.map((w, n) => `${w.expr ? w.expr.sql : 'NULL'} AS __a${n}`).join(', ');
+    const maxWindow = Math.max(0, ...view.windowFeatures.map((w) => w.agg.window ?? 0));
+    const maxLast = Math.max(0, ...view.windowFeatures.map((w) => w.agg.last ?? 0));
+    const partition = view.keys.map((k) => sqlIdent(k.name)).join(', ');
+    const sql =
+      `SELECT * FROM (SELECT ${keys}, ${ts} AS __t, file_row_number AS __seq, ${args}, ` +
+      `row_number() OVER (PARTITION BY ${partition} ORDER BY ${ts} DESC, file_row_number DESC) AS __rn FROM ${from} WHERE ${ts} <= ${end}) ` +
+      `WHERE __t > ${end - maxWindow} OR __rn <= ${maxLast} ORDER BY ${partition}, __t, __seq`;
+    const rows = await duck.rows(sql);
+    const byEntity = new Map<string, Record<string, ExprValue>[]>();
+    for (const row of rows) {
+      const key = entityKey(view.keys.map((k) => row[k.name]));
+      let list = byEntity.get(key);
+      if (!list) byEntity.set(key, (list = []));
+      list.push(row);
+    }
+    const out = new Map<string, Record<string, OnlineValue>>();
+    for (const [key, list] of byEntity) {
+      const values: Record<string, OnlineValue> = {};
+      view.windowFeatures.forEach((w, n) => {
+        const windowRows: WindowRow[] = list.map((r) => ({ t: r.__t as number, seq: r.__seq as number, value: w.expr ? r[`__a${n}`] : 1 }));
+        values[w.spec.name] = windowValue(w.agg, windowRows, end);
+      });
+      out.set(key, values);
+    }
+    return out;
+  }
+
+  // ------------------------------------------------------------------ consumers and impact
+
+  /** Records that a model version consumes a feature service (its current version); for the training step. */
+  async linkModelVersion(ctx: RequestContext, input: { model: string; version: string | number; feature_service: string }): Promise<{ feature_service: { name: string; version: string }; model_version: string }> {
+    const service = await this.queries.get(this.deps.metadata.db, ctx.project, 'feature_service', input.feature_service);
+    if (!service) throw invalidParam('feature_service', `unknown feature service "${input.feature_service}"`);
+    await this.deps.modelVersionExists?.(ctx, input.model, String(input.version));
+    const id = `${input.model}/${input.version}`;
+    await this.deps.lineage.record(ctx, [
+      { src: { kind: 'feature_service', id: `${service.name}@${service.version}` }, dst: { kind: 'model_version', id }, relation: 'consumed_by' },
+    ]);
+    return { feature_service: { name: service.name, version: service.version }, model_version: id };
+  }
+
+  /** Everything downstream of any version of feature view `name`: services, on-demand views, models, deployments, training sets. */
+  async impact(ctx: RequestContext, name: string): Promise<{ feature_view: string; versions: string[]; consumers: Consumer[] }> {
+    const versions = await this.queries.viewVersions(this.deps.metadata.db, ctx.project, name);
+    if (versions.length === 0) throw notFound(`feature view "${name}" does not exist`);
+    const reached = await this.deps.lineage.downstream(ctx, versions.map((v) => ({ kind: 'feature_view', id: `${name}@${v}` })));
+    return {
+      feature_view: name,
+      versions,
+      consumers: reached.map((r) => ({ kind: r.node.kind, id: r.node.id, depth: r.depth, via: { kind: r.via.src.kind, id: r.via.src.id, relation: r.via.relation } })),
+    };
+  }
+
+  // ------------------------------------------------------------------ skew
+
+  /**
+   * Compares feature values that serving logged with an offline recomputation for the same entities
+   * and times; reports per-feature mismatch rates.
+   */
+  async skew(ctx: RequestContext, input: SkewInput): Promise<{ rows: number; features: SkewFeature[] }> {
+    const selection = await this.select(ctx, input);
+    const tsColumn = input.timestamp_column ?? ENTITY_TS_DEFAULT;
+    const tolerance = input.tolerance ?? 0;
+    const duck = await (await this.#engine()).fork();
+    const logged = `logged_${newHexId()}`;
+    try {
+      const { columns } = await this.#loadEntities(ctx, duck, logged, { entity_rows: input.logged_rows, entity_dataset: input.logged_dataset }, tsColumn, selection);
+      const compared = selection.outputs.filter((o) => columns.includes(o.output));
+      if (compared.length === 0) throw invalidParam(input.logged_dataset ? 'logged_dataset' : 'logged_rows', `holds none of the selected features (${selection.outputs.map((o) => o.output).join(', ')})`);
+      const keep = columns.filter((c) => !compared.some((o) => o.output === c));
+      const { plan } = await this.#retrievalPlan(ctx, selection, `(SELECT __rid, ${keep.map(sqlIdent).join(', ')} FROM ${sqlIdent(logged)})`, tsColumn, keep);
+      const sql = `SELECT r.__rid, ${compared.map((o) => `r.${sqlIdent(o.output)} AS ${sqlIdent(`o_${o.output}`)}, l.${sqlIdent(o.output)} AS ${sqlIdent(`s_${o.output}`)}`).join(', ')} FROM (${retrievalSql(plan)}) r JOIN ${sqlIdent(logged)} l USING (__rid) ORDER BY r.__rid`;
+      const rows = await duck.rows(sql);
+      const features = compared.map((o) => {
+        let mismatches = 0;
+        const examples: { row: number; served: unknown; offline: unknown }[] = [];
+        for (const row of rows) {
+          const a = row[`s_${o.output}`];
+          const b = row[`o_${o.output}`];
+          if (!sameValue(a, b, tolerance)) {
+            mismatches++;
+            if (examples.length < 5) examples.push({ row: row.__rid as number, served: a, offline: b });
+          }
+        }
+        return { feature: o.output, compared: rows.length, mismatches, mismatch_rate: rows.length === 0 ? 0 : mismatches / rows.length, examples };
+      });
+      return { rows: rows.length, features };
+    } finally {
+      await duck.run(`DROP TABLE IF EXISTS ${sqlIdent(logged)}`).catch(() => undefined);
+      duck.close();
+    }
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  async #resolveView(ctx: RequestContext, def: Definition): Promise<ResolvedView> {
+    const entities = await this.queries.heads(this.deps.metadata.db, ctx.project, 'entity');
+    return resolveView(def.spec as FeatureViewSpec, new Map(entities.map((e) => [e.name, e.spec as EntitySpec])), def.version);
+  }
+
+  async #scratch(name: string): Promise<string> {
+    await mkdir(this.deps.scratchDir, { recursive: true });
+    return join(this.deps.scratchDir, `${newHexId()}-${name}`);
+  }
+}
+
+/** The online-store table of a view. */
+export function onlineTable(project: string, view: string): string {
+  return `${project}/${view}`;
+}
+
+/** The online-store key of an entity: its join-key values as a JSON array. */
+export function entityKey(values: readonly unknown[]): string {
+  return JSON.stringify(values);
+}
+
+function checkUnique(items: readonly { name: string }[], field: string): void {
+  const seen = new Set<string>();
+  items.forEach((item, i) => {
+    if (seen.has(item.name)) throw invalidParam(`${field}[${i}].name`, `"${item.name}" is defined twice`);
+    seen.add(item.name);
+  });
+}
+
+function onDemandColumns(
+  spec: OnDemandSpec,
+  views: ReadonlyMap<string, { spec: FeatureViewSpec }>,
+  where: string,
+): Record<string, ExprType> {
+  const columns: Record<string, ExprType> = {};
+  const from = new Map<string, string>();
+  spec.sources.forEach((s, i) => {
+    const view = views.get(s);
+    if (!view) throw invalidParam(`${where}.sources[${i}]`, `unknown feature view "${s}"`);
+    for (const f of view.spec.features) {
+      if (from.has(f.name)) throw invalidParam(`${where}.sources[${i}]`, `feature "${f.name}" is in both "${from.get(f.name)}" and "${s}"`);
+      from.set(f.name, s);
+      columns[f.name] = f.type;
+    }
+  });
+  spec.request.forEach((r, i) => {
+    if (columns[r.name]) throw invalidParam(`${where}.request[${i}].name`, `"${r.name}" is also a feature of "${from.get(r.name)}"`);
+    columns[r.name] = r.type;
+  });
+  return columns;
+}
+
+/** Checks the entity columns of an online request: every key and request field present, types right, nothing unknown. */
+function checkEntityColumns(entities: Readonly<Record<string, readonly unknown[]>>, selection: Selection): { rows: number; columns: string[] } {
+  const columns = Object.keys(entities);
+  const unknown = columns.filter((c) => !selection.keys.has(c) && !selection.requestFields.has(c));
+  if (unknown.length > 0) {
+    throw new MloopError('INVALID_PARAMETER_VALUE', `unknown entities: ${unknown.join(', ')} (expected ${[...selection.keys.keys(), ...selection.requestFields.keys()].join(', ')})`, {
+      fields: unknown.map((c) => ({ field: `entities.${c}`, reason: `unknown entity key or request field "${c}"` })),
+    });
+  }
+  const missing = [...selection.keys.keys(), ...selection.requestFields.keys()].filter((k) => !(k in entities));
+  if (missing.length > 0) {
+    throw new MloopError('INVALID_PARAMETER_VALUE', `missing entities: ${missing.join(', ')}`, {
+      fields: missing.map((c) => ({ field: `entities.${c}`, reason: 'is required' })),
+    });
+  }
+  let rows = -1;
+  const errors: FieldError[] = [];
+  for (const c of columns) {
+    const values = entities[c];
+    if (!Array.isArray(values)) {
+      errors.push({ field: `entities.${c}`, reason: 'expected an array of values' });
+      continue;
+    }
+    if (rows === -1) rows = values.length;
+    else if (values.length !== rows) errors.push({ field: `entities.${c}`, reason: `has ${values.length} values, other columns ${rows}` });
+    const keyType = selection.keys.get(c);
+    const type: ExprType = keyType ?? selection.requestFields.get(c)!;
+    values.forEach((v, i) => {
+      const reason = typeError(v, type, keyType !== undefined);
+      if (reason && errors.length < 20) errors.push({ field: `entities.${c}[${i}]`, reason });
+    });
+  }
+  if (errors.length > 0) throw new MloopError('INVALID_PARAMETER_VALUE', errors.map((e) => `${e.field}: ${e.reason}`).join('; '), { fields: errors });
+  return { rows: Math.max(rows, 0), columns };
+}
+
+function typeError(v: unknown, type: ExprType, isKey: boolean): string | undefined {
+  if (v === null || v === undefined) return isKey ? 'an entity key must not be null' : undefined;
+  switch (type) {
+    case 'int':
+      return typeof v === 'number' && Number.isSafeInteger(v) ? undefined : `expected an integer, got ${JSON.stringify(v)}`;
+    case 'float':
+      return typeof v === 'number' ? undefined : `expected a number, got ${JSON.stringify(v)}`;
+    case 'string':
+      return typeof v === 'string' ? undefined : `expected a string, got ${JSON.stringify(v)}`;
+    case 'bool':
+      return typeof v === 'boolean' ? undefined : `expected true or false, got ${JSON.stringify(v)}`;
+    case 'timestamp':
+      return typeof v === 'number' || (typeof v === 'string' && !Number.isNaN(Date.parse(v))) ? undefined : `expected a timestamp, got ${JSON.stringify(v)}`;
+  }
+}
+
+/** Converts a JSON value to a language value of `type`; throws naming `field`. */
+function coerce(v: unknown, type: ExprType, field: string): ExprValue {
+  if (v === null || v === undefined) return null;
+  if (type === 'timestamp') {
+    const ms = typeof v === 'number' ? v : typeof v === 'string' ? Date.parse(v) : Number.NaN;
+    if (!Number.isFinite(ms)) throw invalidParam(field, `expected a timestamp (ISO 8601 or epoch milliseconds), got ${JSON.stringify(v)}`);
+    return ms;
+  }
+  const reason = typeError(v, type, false);
+  if (reason) throw invalidParam(field, reason);
+  return v as ExprValue;
+}
+
+function inferType(rows: readonly Record<string, unknown>[], name: string): ExprType {
+  let type: ExprType | undefined;
+  for (const row of rows) {
+    const v = row[name];
+    if (v === null || v === undefined) continue;
+    const t: ExprType = typeof v === 'number' ? (Number.isSafeInteger(v) ? 'int' : 'float') : typeof v === 'boolean' ? 'bool' : 'string';
+    if (type === undefined || type === t) type = t;
+    else if ((type === 'int' && t === 'float') || (type === 'float' && t === 'int')) type = 'float';
+    else type = 'string';
+  }
+  return type ?? 'string';
+}
+
+/** The typed source columns a pushed row must have: keys, timestamp, and what the features read. */
+function sourceColumns(view: ResolvedView): DuckColumn[] {
+  return [
+    ...view.keys.map((k) => ({ name: k.name, type: k.type as ExprType })),
+    { name: view.spec.source.timestamp, type: 'timestamp' as ExprType },
+    ...Object.entries(view.sourceColumns).map(([name, type]) => ({ name, type })),
+  ];
+}
+
+function checkSourceRow(row: Record<string, unknown>, columns: DuckColumn[], where: string): Record<string, ExprValue> {
+  const unknown = Object.keys(row).filter((k) => !columns.some((c) => c.name === k));
+  if (unknown.length > 0) throw invalidParam(`${where}.${unknown[0]}`, `unknown column "${unknown[0]}" (expected ${columns.map((c) => c.name).join(', ')})`);
+  const out: Record<string, ExprValue> = {};
+  columns.forEach((c, i) => {
+    const v = coerce(row[c.name], c.type, `${where}.${c.name}`);
+    if (v === null && i <= columns.findIndex((x) => x.type === 'timestamp')) throw invalidParam(`${where}.${c.name}`, 'is required');
+    out[c.name] = v;
+  });
+  return out;
+}
+
+function sameValue(a: unknown, b: unknown, tolerance: number): boolean {
+  if (a === null || a === undefined || b === null || b === undefined) return (a ?? null) === (b ?? null);
+  if (typeof a === 'number' && typeof b === 'number') {
+    if (Number.isNaN(a) || Number.isNaN(b)) return Number.isNaN(a) && Number.isNaN(b);
+    if (a === b) return true;
+    return tolerance > 0 && Math.abs(a - b) <= tolerance * Math.max(1, Math.abs(a), Math.abs(b));
+  }
+  return a === b;
+}
+
+/** Renders TIMESTAMP columns (epoch ms after conversion) as ISO 8601 strings. */
+function isoTimestamps(timestampColumns: ReadonlySet<string>) {
+  return (row: Record<string, ExprValue>): Record<string, unknown> => {
+    const out: Record<string, unknown> = { ...row };
+    for (const c of timestampColumns) if (typeof out[c] === 'number') out[c] = new Date(out[c] as number).toISOString();
+    return out;
+  };
+}
