@@ -164,26 +164,6 @@ export function gemmTN(
   }
 }
 
-/** C[m×k] = A · Bᵀ where A is m×n and B is k×n. */
-export function gemmNT(a: Float64Array, b: Float64Array, c: Float64Array, m: number, n: number, k: number): void {
-  for (let i = 0; i < m; i++) {
-    const ai = i * n;
-    for (let p = 0; p < k; p++) {
-      const bp = p * n;
-      let s = 0;
-      for (let j = 0; j < n; j++) s += a[ai + j] * b[bp + j];
-      c[i * k + p] = s;
-    }
-  }
-}
-
-/** Dot product of the first `n` entries. */
-export function dot(a: Float64Array, b: Float64Array, n = a.length): number {
-  let s = 0;
-  for (let i = 0; i < n; i++) s += a[i] * b[i];
-  return s;
-}
-
 /** Logistic sigmoid, written to avoid overflow for large |z|. */
 export function sigmoid(z: number): number {
   if (z >= 0) return 1 / (1 + Math.exp(-z));

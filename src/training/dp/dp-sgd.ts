@@ -11,6 +11,7 @@
  */
 import { invalidParam } from '../../core/errors.ts';
 import { Random } from '../../core/random.ts';
+import { sigmoid } from '../matrix.ts';
 import { dpSgdEpsilon, type RdpConversion } from './rdp.ts';
 
 /** Privacy hyperparameters of DP-SGD. */
@@ -161,8 +162,7 @@ export function accumulateClippedLogistic(
     if (k === 1) {
       let z = params[d];
       for (let j = 0; j < d; j++) z += x[o + j] * params[j];
-      const p = z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z));
-      scratch[0] = p - y[i];
+      scratch[0] = sigmoid(z) - y[i];
       rr = scratch[0] * scratch[0];
     } else {
       let max = -Infinity;

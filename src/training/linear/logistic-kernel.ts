@@ -5,6 +5,7 @@
  * Parameter layout: binary → [w_0 … w_{d-1}, b]; multinomial (k classes) → k rows of d weights
  * (row-major), then k intercepts.
  */
+import { log1pExp, sigmoid } from '../matrix.ts';
 
 /** Data a kernel reads. `y` holds class indices; `sw` is null for unit weights. */
 export interface LogisticData {
@@ -55,18 +56,6 @@ export function logisticChunk(data: LogisticData, params: Float64Array, start: n
     }
   }
   return loss;
-}
-
-/** log(1 + e^z) without overflow. */
-function log1pExp(z: number): number {
-  return z >= 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z));
-}
-
-/** σ(z) without overflow. */
-function sigmoid(z: number): number {
-  if (z >= 0) return 1 / (1 + Math.exp(-z));
-  const e = Math.exp(z);
-  return e / (1 + e);
 }
 
 /**

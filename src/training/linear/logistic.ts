@@ -6,9 +6,10 @@
  * Solved with L-BFGS; large problems evaluate the gradient on worker threads over shared memory.
  * With `dp`, it trains by DP-SGD instead (see `../dp/dp-sgd.ts`).
  */
+import type { Worker } from 'node:worker_threads';
 import { invalidParam, MloopError } from '../../core/errors.ts';
 import { type DpSgdParams, type PrivacyReport, resolveDpSgdParams, trainDpSgd } from '../dp/dp-sgd.ts';
-import { checkMatrix, isShared, sharedMatrix } from '../matrix.ts';
+import { checkMatrix, isShared, sharedMatrix, softmaxRows } from '../matrix.ts';
 import type { OnnxGraphBuilder } from '../onnx/builder.ts';
 import { lbfgs } from '../optim/lbfgs.ts';
 import { threadBudget, WorkerPool } from '../optim/parallel.ts';
@@ -107,7 +108,7 @@ export class LogisticRegressionModel implements FittedModel {
       for (let i = 0; i < z.length; i++) z[i] = 1 / (1 + Math.exp(-z[i]));
       return z;
     }
-    softmaxInPlace(z, x.rows, k);
+    softmaxRows(z, x.rows, k);
     return z;
   }
 
@@ -277,12 +278,12 @@ class LogisticObjective {
   readonly #partials: Float64Array;
   readonly #params: Float64Array;
   readonly #ctrl: Int32Array | null;
-  readonly #workers: import('node:worker_threads').Worker[];
+  readonly #workers: Worker[];
   readonly #scratch: Float64Array;
   readonly #grad: Float64Array;
   #generation = 0;
 
-  private constructor(data: LogisticData, chunks: number, threads: number, workers: import('node:worker_threads').Worker[]) {
+  private constructor(data: LogisticData, chunks: number, threads: number, workers: Worker[]) {
     this.#data = data;
     const p = data.outputs * data.cols + data.outputs;
     this.#bounds = new Int32Array(chunks + 1);
@@ -309,7 +310,7 @@ class LogisticObjective {
     const big = x.rows * x.cols * outputs >= PARALLEL_MIN_WORK;
     const chunks = big ? CHUNKS : 1;
     const threads = big ? threadBudget(Math.min(maxThreads, CHUNKS)) : 1;
-    let workers: import('node:worker_threads').Worker[] = [];
+    let workers: Worker[] = [];
     if (threads > 1) {
       try {
         workers = await pool.acquire(threads - 1);
@@ -382,18 +383,4 @@ function toShared(v: Float64Array): Float64Array {
   const out = new Float64Array(new SharedArrayBuffer(v.length * 8));
   out.set(v);
   return out;
-}
-
-function softmaxInPlace(z: Float64Array, rows: number, k: number): void {
-  for (let i = 0; i < rows; i++) {
-    const o = i * k;
-    let max = -Infinity;
-    for (let c = 0; c < k; c++) if (z[o + c] > max) max = z[o + c];
-    let sum = 0;
-    for (let c = 0; c < k; c++) {
-      z[o + c] = Math.exp(z[o + c] - max);
-      sum += z[o + c];
-    }
-    for (let c = 0; c < k; c++) z[o + c] /= sum;
-  }
 }

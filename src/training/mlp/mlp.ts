@@ -11,7 +11,7 @@ import { invalidParam, MloopError } from '../../core/errors.ts';
 import { Random } from '../../core/random.ts';
 import { addGaussianNoise, BatchSampler, type ClipObserver, type DpSgdParams, type PrivacyReport, resolveDpSgdParams } from '../dp/dp-sgd.ts';
 import { binaryProbabilities } from '../linear/linear-onnx.ts';
-import { checkMatrix, gemm, gemmTN, takeRows, takeValues } from '../matrix.ts';
+import { checkMatrix, gemm, gemmTN, sigmoid, softmaxRows, takeRows, takeValues } from '../matrix.ts';
 import type { OnnxGraphBuilder } from '../onnx/builder.ts';
 import { int } from '../onnx/builder.ts';
 import type { Estimator } from '../pipeline.ts';
@@ -350,22 +350,9 @@ class Network {
     const out = buf.act[L];
     const k = this.layers[L];
     if (this.task === 'binary') {
-      for (let i = 0; i < m; i++) {
-        const v = out[i];
-        out[i] = v >= 0 ? 1 / (1 + Math.exp(-v)) : Math.exp(v) / (1 + Math.exp(v));
-      }
+      for (let i = 0; i < m; i++) out[i] = sigmoid(out[i]);
     } else if (this.task === 'multiclass') {
-      for (let i = 0; i < m; i++) {
-        const o = i * k;
-        let max = -Infinity;
-        for (let c = 0; c < k; c++) if (out[o + c] > max) max = out[o + c];
-        let sum = 0;
-        for (let c = 0; c < k; c++) {
-          out[o + c] = Math.exp(out[o + c] - max);
-          sum += out[o + c];
-        }
-        for (let c = 0; c < k; c++) out[o + c] /= sum;
-      }
+      softmaxRows(out, m, k);
     }
     return out;
   }
