@@ -47,7 +47,8 @@ function reject(reason: string): never {
 }
 
 /**
- * Checks `expression` against the columns of a version; returns the column names it reads. Throws
+ * Checks `expression` against the columns of a version; returns it as DuckDB prints the checked syntax
+ * tree (the text to run) and the column names it reads. Throws
  * INVALID_PARAMETER_VALUE (field `expression`) naming what is not allowed. Columns not in `columns`
  * are returned in `unknown` rather than refused, so a rule on a missing column fails instead.
  */
@@ -55,7 +56,7 @@ export async function checkPredicate(
   conn: DuckDbConnection,
   expression: string,
   columns: readonly string[],
-): Promise<{ columns: string[]; unknown: string[] }> {
+): Promise<{ sql: string; columns: string[]; unknown: string[] }> {
   if (typeof expression !== 'string' || expression.trim() === '') reject('the expression is empty');
   if (expression.length > MAX_PREDICATE_LENGTH) reject(`the expression is longer than ${MAX_PREDICATE_LENGTH} characters`);
   if (expression.includes(';')) reject('the expression must not contain ";" (one boolean expression, not statements)');
@@ -89,7 +90,11 @@ export async function checkPredicate(
   const used = new Set<string>();
   const unknown = new Set<string>();
   walk(list[0], known, used, unknown);
-  return { columns: [...used], unknown: [...unknown] };
+  // What runs is the checked tree printed back by DuckDB, not the text as given (no comments, no tricks).
+  const printed = await conn.first<{ sql: string }>('SELECT json_deserialize_sql(CAST($1 AS JSON)) AS sql', [row?.tree ?? '{}']);
+  const sql = printed?.sql ?? '';
+  if (!sql.startsWith('SELECT ')) reject('the expression could not be normalized');
+  return { sql: sql.slice('SELECT '.length), columns: [...used], unknown: [...unknown] };
 }
 
 function walk(node: unknown, known: Map<string, string>, used: Set<string>, unknown: Set<string>): void {

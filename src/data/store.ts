@@ -230,7 +230,7 @@ export class DatasetStore {
   }
 
   /** Stores a validation report and makes it the version's current state. */
-  async insertValidation(db: Db, row: ValidationRow): Promise<void> {
+  async insertValidation(db: Db, row: Omit<ValidationRow, 'seq'>): Promise<void> {
     await db.insertInto('dataset_validations').values(row).execute();
     await db
       .updateTable('dataset_versions')
@@ -250,7 +250,7 @@ export class DatasetStore {
       .where('name', '=', name)
       .where('version', '=', version)
       .orderBy('created_at', 'desc')
-      .orderBy('id', 'desc')
+      .orderBy('seq', 'desc')
       .execute();
   }
 

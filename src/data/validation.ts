@@ -25,7 +25,7 @@ import { invalidParam } from '../core/errors.ts';
 import { sha256Hex } from '../core/hashing.ts';
 import { parseInput } from '../core/validation.ts';
 import type { DuckDbConnection } from '../storage/duckdb/engine.ts';
-import { quoteIdent, quoteLiteral } from '../storage/duckdb/sql.ts';
+import { listLiteral, quoteIdent, quoteLiteral } from '../storage/duckdb/sql.ts';
 import { COLUMN_TYPES, type ColumnSchema, type ColumnType, type DatasetSchema } from './domain.ts';
 import { checkPredicate } from './predicate.ts';
 
@@ -291,6 +291,13 @@ export async function runValidation(
       }
     }
   }
+  // Rules of the same kind on the same column would share a default name: number the repeats.
+  const seen = new Map<string, number>();
+  for (const [i, r] of results.entries()) {
+    const n = (seen.get(r.name) ?? 0) + 1;
+    seen.set(r.name, n);
+    if (n > 1) results[i] = { ...r, name: `${r.name} #${n}` };
+  }
   const failedErrors = results.filter((r) => !r.passed && r.severity === 'error').length;
   const failedWarnings = results.filter((r) => !r.passed && r.severity === 'warn').length;
   return {
@@ -377,16 +384,11 @@ async function planRule(conn: DuckDbConnection, rule: Rule, index: number, colum
       if (numeric && rule.values.some((v) => typeof v !== 'number')) {
         throw invalidParam(`rules[${index}].values`, `column "${c.name}" is ${c.type}; list numbers`);
       }
-      const failing = numeric
-        ? `(${quoteIdent(c.name)} IS NOT NULL AND NOT list_contains($1::DOUBLE[], CAST(${quoteIdent(c.name)} AS DOUBLE)))`
-        : `(${quoteIdent(c.name)} IS NOT NULL AND NOT list_contains($1::VARCHAR[], CAST(${quoteIdent(c.name)} AS VARCHAR)))`;
-      return {
-        kind: 'rows',
-        index,
-        failing,
-        params: [numeric ? (rule.values as number[]) : rule.values.map(String)],
-        message: (n) => `${n} value${n === 1 ? '' : 's'} not in the allowed list`,
-      };
+      if (numeric && (rule.values as number[]).some((v) => !Number.isFinite(v))) throw invalidParam(`rules[${index}].values`, 'numbers must be finite');
+      // Lists are written as literals: DuckDB cannot bind a list parameter of unknown type.
+      const list = numeric ? `CAST([${(rule.values as number[]).map((v) => String(v)).join(', ')}] AS DOUBLE[])` : `CAST(${listLiteral(rule.values.map(String))} AS VARCHAR[])`;
+      const failing = `(${quoteIdent(c.name)} IS NOT NULL AND NOT list_contains(${list}, CAST(${quoteIdent(c.name)} AS ${numeric ? 'DOUBLE' : 'VARCHAR'})))`;
+      return { kind: 'rows', index, failing, message: (n) => `${n} value${n === 1 ? '' : 's'} not in the allowed list` };
     }
     case 'regex': {
       try {
@@ -421,7 +423,7 @@ async function planRule(conn: DuckDbConnection, rule: Rule, index: number, colum
       return { kind: 'freshness', index, column: c, maxAgeMs: rule.max_age };
     }
     case 'sql': {
-      let checked: { unknown: string[] };
+      let checked: { sql: string; unknown: string[] };
       try {
         checked = await checkPredicate(conn, rule.expression, [...columns.keys()]);
       } catch (error) {
@@ -430,7 +432,7 @@ async function planRule(conn: DuckDbConnection, rule: Rule, index: number, colum
       if (checked.unknown.length > 0) {
         return { kind: 'done', index, result: failed(`column${checked.unknown.length > 1 ? 's' : ''} ${checked.unknown.map((u) => `"${u}"`).join(', ')} not in this version`) };
       }
-      const failing = `(NOT coalesce(CAST((${rule.expression}) AS BOOLEAN), true))`;
+      const failing = `(NOT coalesce(CAST((${checked.sql}) AS BOOLEAN), true))`;
       try {
         // Binding without reading a row surfaces type errors (a string compared with a number...).
         await conn.run(`SELECT ${failing} FROM ${from} LIMIT 0`);

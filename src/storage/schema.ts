@@ -221,6 +221,7 @@ export interface DatasetDependentsTable {
 
 /** data: validation reports, one per run of a rules set on a version. */
 export interface DatasetValidationsTable {
+  seq: Generated<number>;
   id: string;
   project: string;
   name: string;

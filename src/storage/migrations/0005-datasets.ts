@@ -1,12 +1,12 @@
 import type { Kysely, Migration } from 'kysely';
 import type { SqlDialect } from '../ports.ts';
-import { int64 } from './helpers.ts';
+import { autoIncrementPk, int64 } from './helpers.ts';
 
 /**
  * Datasets: names, content-addressed versions (schema and profile as JSON), lineage parents, the
  * dependents that keep a version from deletion, and validation reports.
  */
-export function datasets(_dialect: SqlDialect): Migration {
+export function datasets(dialect: SqlDialect): Migration {
   return {
     async up(db: Kysely<any>) {
       await db.schema
@@ -76,9 +76,9 @@ export function datasets(_dialect: SqlDialect): Migration {
         .execute();
       await db.schema.createIndex('dataset_dependents_dependent').on('dataset_dependents').columns(['dependent_kind', 'dependent_id']).execute();
 
-      await db.schema
-        .createTable('dataset_validations')
-        .addColumn('id', 'text', (c) => c.primaryKey())
+      // `seq` orders reports of the same millisecond (the clock is injected and may stand still).
+      await autoIncrementPk(db.schema.createTable('dataset_validations'), 'seq', dialect)
+        .addColumn('id', 'text', (c) => c.notNull().unique())
         .addColumn('project', 'text', (c) => c.notNull())
         .addColumn('name', 'text', (c) => c.notNull())
         .addColumn('version', 'text', (c) => c.notNull())
