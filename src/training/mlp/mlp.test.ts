@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { Random } from '../../core/random.ts';
 import { maxAbsDiff, readNumericCsv, trainingFixture } from '../../../test/support/training-data.ts';
 import { takeValues } from '../matrix.ts';
 import { fitPreprocessor, splitTable } from '../preprocess.ts';
@@ -97,6 +98,23 @@ describe('MLP', () => {
     assert.ok(rises <= curve.length / 10, `${rises} of ${curve.length} epochs increased the loss`);
     assert.deepEqual(JSON.stringify(b.toJSON()), JSON.stringify(a.toJSON()));
     assert.notDeepEqual(Array.from(c.weights[0]), Array.from(a.weights[0]));
+  });
+
+  it('splits mini-batches of large data over two threads with bit-identical results to one thread', async () => {
+    const rng = new Random(21);
+    const n = 20_000;
+    const d = 10;
+    const x: Matrix = { rows: n, cols: d, data: Float64Array.from({ length: n * d }, () => rng.normal()) };
+    const values = Float64Array.from({ length: n }, (_, i) => (x.data[i * d] + x.data[i * d + 1] * x.data[i * d + 2] > 0 ? 1 : 0));
+    const target: Target = { task: 'binary', values, classes: ['0', '1'] };
+    const params = { hiddenLayerSizes: [8], maxIter: 3 };
+    const one = await fitMlp(x, target, { task: 'binary', nClasses: 2, seed: 5 }, { ...params, threads: 1 });
+    const two = await fitMlp(x, target, { task: 'binary', nClasses: 2, seed: 5 }, { ...params, threads: 2 });
+    assert.equal(one.info!.threads, 1);
+    assert.equal(two.info!.threads, 2, 'the second half of each batch ran on the worker');
+    assert.deepEqual(two.weights.map((w) => Array.from(w)), one.weights.map((w) => Array.from(w)));
+    assert.deepEqual(two.info!.lossCurve, one.info!.lossCurve);
+    assert.ok(one.info!.lossCurve[2] < one.info!.lossCurve[0]);
   });
 
   it('early stopping holds out a stratified validation share, stops on its score and keeps the best weights', async () => {

@@ -7,11 +7,13 @@
  * restoring the best weights. Every random choice (initialization, shuffling, the validation split)
  * comes from the seed. With `dp`, it trains by DP-SGD with per-example clipping (see `../dp/dp-sgd.ts`).
  */
+import type { Worker } from 'node:worker_threads';
 import { invalidParam, MloopError } from '../../core/errors.ts';
 import { Random } from '../../core/random.ts';
 import { addGaussianNoise, BatchSampler, type ClipObserver, type DpSgdParams, type PrivacyReport, resolveDpSgdParams } from '../dp/dp-sgd.ts';
 import { binaryProbabilities } from '../linear/linear-onnx.ts';
-import { checkMatrix, gemm, gemmTN, sigmoid, softmaxRows, takeRows, takeValues } from '../matrix.ts';
+import { checkMatrix, gemm, gemmTN, isShared, sharedMatrix, sigmoid, softmaxRows, takeRows, takeValues } from '../matrix.ts';
+import { threadBudget, WorkerPool } from '../optim/parallel.ts';
 import type { OnnxGraphBuilder } from '../onnx/builder.ts';
 import { int } from '../onnx/builder.ts';
 import type { Estimator } from '../pipeline.ts';
@@ -42,6 +44,8 @@ export interface MlpParams {
   readonly epsilon?: number;
   /** Shuffle rows each epoch. Default true. */
   readonly shuffle?: boolean;
+  /** Upper bound on threads (this one included) for large data sets. Default: every core. */
+  readonly threads?: number;
   /** Train with DP-SGD (Adam on clipped, noised gradients) instead. */
   readonly dp?: DpSgdParams;
 }
@@ -58,6 +62,8 @@ export interface MlpFitInfo {
   readonly validationScores?: number[];
   readonly bestValidationScore?: number;
   readonly stopReason: 'no_improvement' | 'max_iter' | 'dp_budget';
+  /** Threads that computed gradients. */
+  readonly threads?: number;
 }
 
 /** Serialized {@link MlpModel}. */
@@ -189,6 +195,7 @@ export function resolveMlpParams(p: MlpParams = {}): ResolvedMlpParams {
     beta2: p.beta2 ?? 0.999,
     epsilon: p.epsilon ?? 1e-8,
     shuffle: p.shuffle ?? true,
+    threads: p.threads ?? threadBudget(),
   };
   if (!Array.isArray(r.hiddenLayerSizes) || !r.hiddenLayerSizes.every((n) => Number.isInteger(n) && n >= 1)) {
     throw invalidParam('hiddenLayerSizes', `must be a list of integers ≥ 1, got ${JSON.stringify(p.hiddenLayerSizes)}`);
@@ -208,6 +215,7 @@ export function resolveMlpParams(p: MlpParams = {}): ResolvedMlpParams {
   finite('epsilon', r.epsilon, (v) => v > 0, 'must be a number > 0');
   if (typeof r.earlyStopping !== 'boolean') throw invalidParam('earlyStopping', 'must be a boolean');
   if (typeof r.shuffle !== 'boolean') throw invalidParam('shuffle', 'must be a boolean');
+  finite('threads', r.threads, (v) => Number.isInteger(v) && v >= 1, 'must be an integer ≥ 1');
   if (p.dp !== undefined) {
     resolveDpSgdParams(p.dp, 'dp');
     if (r.earlyStopping) throw invalidParam('earlyStopping', 'cannot be combined with dp (validation on the private rows would spend privacy the accountant does not count)');
@@ -267,12 +275,12 @@ export async function fitMlp(
     const privacy = trainPrivate(net, x, y, p, p.dp, rng.fork(2), options, extra.observe);
     return net.toModel(nClasses, { epochs: 0, lossCurve: [], stopReason: 'dp_budget' }, privacy);
   }
-  const info = trainAdam(net, x, y, p, rng, options);
-  return net.toModel(nClasses, info);
+  const trained = await trainAdam(net, x, y, p, rng, options);
+  return trained.net.toModel(nClasses, trained.info);
 }
 
 /** Buffers of one forward/backward pass over up to `capacity` rows. */
-interface Buffers {
+export interface Buffers {
   readonly capacity: number;
   /** Activations per layer (index 0 unused: the input is read in place). */
   readonly act: Float64Array[];
@@ -280,37 +288,46 @@ interface Buffers {
   readonly delta: Float64Array[];
 }
 
-/** Weights of a network and the passes over it, all in flat typed arrays. */
-class Network {
-  readonly layers: number[];
-  readonly task: Task;
+/** Weights of a network and the passes over it, all in flat typed arrays (exported for the worker). */
+export class Network {
+  declare readonly layers: number[];
+  declare readonly task: Task;
   /** All weights and biases in one array (the optimizer's view): per layer W then b. */
-  readonly params: Float64Array;
-  readonly weights: Float64Array[];
-  readonly biases: Float64Array[];
+  declare readonly params: Float64Array;
+  declare readonly weights: Float64Array[];
+  declare readonly biases: Float64Array[];
 
-  constructor(layers: readonly number[], weights: readonly Float64Array[], biases: readonly Float64Array[], task: Task, params?: Float64Array) {
+  constructor(layers: readonly number[], weights: readonly Float64Array[], biases: readonly Float64Array[], task: Task) {
+    const size = weights.reduce((s, w, l) => s + w.length + biases[l].length, 0);
+    const params = new Float64Array(size);
+    let o = 0;
+    for (let l = 0; l < weights.length; l++) {
+      params.set(weights[l], o);
+      o += weights[l].length;
+      params.set(biases[l], o);
+      o += biases[l].length;
+    }
     this.layers = [...layers];
     this.task = task;
-    if (params) {
-      this.params = params;
-      this.weights = weights as Float64Array[];
-      this.biases = biases as Float64Array[];
-    } else {
-      const size = weights.reduce((s, w, l) => s + w.length + biases[l].length, 0);
-      this.params = new Float64Array(size);
-      this.weights = [];
-      this.biases = [];
-      let o = 0;
-      for (let l = 0; l < weights.length; l++) {
-        this.params.set(weights[l], o);
-        this.weights.push(this.params.subarray(o, o + weights[l].length));
-        o += weights[l].length;
-        this.params.set(biases[l], o);
-        this.biases.push(this.params.subarray(o, o + biases[l].length));
-        o += biases[l].length;
-      }
-    }
+    this.params = params;
+    this.weights = [];
+    this.biases = [];
+    attachViews(this);
+  }
+
+  /** A network whose weights are views of `params` (e.g. shared memory written by another thread). */
+  static over(layers: readonly number[], task: Task, params: Float64Array): Network {
+    const net = Object.create(Network.prototype) as Network;
+    Object.assign(net, { layers: [...layers], task, params, weights: [], biases: [] });
+    attachViews(net);
+    return net;
+  }
+
+  /** This network with its parameters copied into a `SharedArrayBuffer`. */
+  share(): Network {
+    const params = new Float64Array(new SharedArrayBuffer(this.params.length * 8));
+    params.set(this.params);
+    return Network.over(this.layers, this.task, params);
   }
 
   /** Glorot-uniform initialization, as sklearn's `_init_coef` (bound √(6/(fan_in+fan_out)) for ReLU). */
@@ -471,6 +488,18 @@ class Network {
   }
 }
 
+/** Points each layer's weight and bias arrays at its slice of `net.params`. */
+function attachViews(net: Network): void {
+  let o = 0;
+  for (let l = 0; l < net.layers.length - 1; l++) {
+    const w = net.layers[l] * net.layers[l + 1];
+    net.weights.push(net.params.subarray(o, o + w));
+    o += w;
+    net.biases.push(net.params.subarray(o, o + net.layers[l + 1]));
+    o += net.layers[l + 1];
+  }
+}
+
 /** Adam as in sklearn's `AdamOptimizer`. */
 class Adam {
   readonly #m: Float64Array;
@@ -497,80 +526,234 @@ class Adam {
   }
 }
 
-function trainAdam(net: Network, x: Matrix, y: Float64Array, p: ResolvedMlpParams, rng: Random, options: FitOptions): MlpFitInfo {
+async function trainAdam(initial: Network, x: Matrix, y: Float64Array, p: ResolvedMlpParams, rng: Random, options: FitOptions): Promise<{ net: Network; info: MlpFitInfo }> {
   let train = x;
   let yTrain = y;
   let xVal: Matrix | null = null;
   let yVal: Float64Array | null = null;
   if (p.earlyStopping) {
-    const split = validationSplit(y, net.task, p.validationFraction, rng.fork(3));
+    const split = validationSplit(y, initial.task, p.validationFraction, rng.fork(3));
     train = takeRows(x, split.train);
     yTrain = takeValues(y, split.train);
     xVal = takeRows(x, split.validation);
     yVal = takeValues(y, split.validation);
   }
   const n = train.rows;
-  const d = train.cols;
   const batchSize = p.batchSize === 'auto' ? Math.min(200, n) : Math.min(p.batchSize, n);
-  const buf = net.buffers(batchSize);
-  const batchX = new Float64Array(batchSize * d);
-  const grad = new Float64Array(net.params.length);
-  const adam = new Adam(net.params.length, p.learningRateInit, p.beta1, p.beta2, p.epsilon);
-  const order = new Uint32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  const shuffler = rng.fork(4);
-  const lossCurve: number[] = [];
-  const validationScores: number[] = [];
-  let bestLoss = Infinity;
-  let bestScore = -Infinity;
-  let best: Float64Array | null = null;
-  let noImprovement = 0;
-  let stopReason: MlpFitInfo['stopReason'] = 'max_iter';
-  let epoch = 0;
-  while (epoch < p.maxIter) {
-    epoch++;
-    if (p.shuffle) shuffler.shuffle(order);
-    let accumulated = 0;
-    for (let start = 0; start < n; start += batchSize) {
-      const m = Math.min(batchSize, n - start);
-      const rows = order.subarray(start, start + m);
-      for (let i = 0; i < m; i++) batchX.set(train.data.subarray(rows[i] * d, rows[i] * d + d), i * d);
-      const out = net.forward(batchX, m, buf);
-      const batchLoss = net.loss(out, yTrain, rows, m) + (0.5 * p.alpha * net.weightNorm2()) / m;
-      accumulated += batchLoss * m;
-      net.backward(yTrain, rows, m, buf, 1 / m);
-      net.gradients(batchX, m, buf, grad);
-      net.addL2(grad, p.alpha / m);
-      adam.step(net.params, grad);
-    }
-    const loss = accumulated / n;
-    if (!Number.isFinite(loss)) throw new MloopError('INVALID_STATE', `MLP training diverged at epoch ${epoch} (loss ${loss}); lower learningRateInit`);
-    lossCurve.push(loss);
-    options.onProgress?.(epoch / p.maxIter, `epoch ${epoch}, loss ${loss.toPrecision(6)}`);
-    if (xVal && yVal) {
-      const score = validationScore(net, xVal, yVal);
-      validationScores.push(score);
-      noImprovement = score < bestScore + p.tol ? noImprovement + 1 : 0;
-      if (score > bestScore) {
-        bestScore = score;
-        best = net.snapshot();
+  const engine = await BatchEngine.create(initial, train, yTrain, batchSize, p.threads);
+  const net = engine.net;
+  try {
+    const grad = new Float64Array(net.params.length);
+    const adam = new Adam(net.params.length, p.learningRateInit, p.beta1, p.beta2, p.epsilon);
+    const order = new Uint32Array(n);
+    for (let i = 0; i < n; i++) order[i] = i;
+    const shuffler = rng.fork(4);
+    const lossCurve: number[] = [];
+    const validationScores: number[] = [];
+    let bestLoss = Infinity;
+    let bestScore = -Infinity;
+    let best: Float64Array | null = null;
+    let noImprovement = 0;
+    let stopReason: MlpFitInfo['stopReason'] = 'max_iter';
+    let epoch = 0;
+    while (epoch < p.maxIter) {
+      epoch++;
+      if (p.shuffle) shuffler.shuffle(order);
+      let accumulated = 0;
+      for (let start = 0; start < n; start += batchSize) {
+        const m = Math.min(batchSize, n - start);
+        const lossSum = engine.gradient(order.subarray(start, start + m), grad);
+        accumulated += lossSum + 0.5 * p.alpha * net.weightNorm2();
+        net.addL2(grad, p.alpha / m);
+        adam.step(net.params, grad);
       }
-    } else {
-      noImprovement = loss > bestLoss - p.tol ? noImprovement + 1 : 0;
-      if (loss < bestLoss) bestLoss = loss;
+      const loss = accumulated / n;
+      if (!Number.isFinite(loss)) throw new MloopError('INVALID_STATE', `MLP training diverged at epoch ${epoch} (loss ${loss}); lower learningRateInit`);
+      lossCurve.push(loss);
+      options.onProgress?.(epoch / p.maxIter, `epoch ${epoch}, loss ${loss.toPrecision(6)}`);
+      if (xVal && yVal) {
+        const score = validationScore(net, xVal, yVal);
+        validationScores.push(score);
+        noImprovement = score < bestScore + p.tol ? noImprovement + 1 : 0;
+        if (score > bestScore) {
+          bestScore = score;
+          best = net.snapshot();
+        }
+      } else {
+        noImprovement = loss > bestLoss - p.tol ? noImprovement + 1 : 0;
+        if (loss < bestLoss) bestLoss = loss;
+      }
+      if (noImprovement > p.nIterNoChange) {
+        stopReason = 'no_improvement';
+        break;
+      }
     }
-    if (noImprovement > p.nIterNoChange) {
-      stopReason = 'no_improvement';
-      break;
+    if (best) net.params.set(best);
+    return {
+      net,
+      info: {
+        epochs: epoch,
+        lossCurve,
+        ...(xVal ? { validationScores, bestValidationScore: bestScore } : {}),
+        stopReason,
+        threads: engine.threads,
+      },
+    };
+  } finally {
+    engine.close();
+  }
+}
+
+/**
+ * Σ loss over the rows of one part of a mini-batch of `batchRows` rows, and its gradient (without the
+ * L2 term; deltas scaled by 1/batchRows) into `grad`. Shared by the main thread and the MLP worker.
+ */
+export function partGradient(net: Network, x: Float64Array, d: number, y: Float64Array, rows: ArrayLike<number>, batchRows: number, buf: Buffers, batchX: Float64Array, grad: Float64Array): number {
+  const m = rows.length;
+  for (let i = 0; i < m; i++) batchX.set(x.subarray(rows[i] * d, rows[i] * d + d), i * d);
+  const out = net.forward(batchX, m, buf);
+  const loss = net.loss(out, y, rows, m) * m;
+  net.backward(y, rows, m, buf, 1 / batchRows);
+  net.gradients(batchX, m, buf, grad);
+  return loss;
+}
+
+/** Training sets from this many rows split each mini-batch in two halves, so two threads can share it. */
+const SPLIT_MIN_ROWS = 20_000;
+const mlpPool = new WorkerPool(new URL('./mlp-worker.ts', import.meta.url));
+
+/** Starts the MLP's worker ahead of time. */
+export function warmMlpWorkers(): Promise<void> {
+  return mlpPool.warm(threadBudget(2) - 1);
+}
+
+/**
+ * Gradients of mini-batches. Large training sets split every batch into two fixed halves whose
+ * gradients are added in order — on a worker thread over shared memory when one is available, else
+ * both here — so the result does not depend on the number of threads.
+ */
+class BatchEngine {
+  readonly net: Network;
+  readonly #x: Matrix;
+  readonly #y: Float64Array;
+  readonly #split: boolean;
+  readonly #buf: Buffers;
+  readonly #batchX: Float64Array;
+  readonly #other: Float64Array;
+  readonly #worker: Worker | null;
+  readonly #rows: Uint32Array | null;
+  readonly #meta: Float64Array | null;
+  readonly #ctrl: Int32Array | null;
+
+  private constructor(net: Network, x: Matrix, y: Float64Array, batchSize: number, split: boolean, worker: Worker | null) {
+    this.net = net;
+    this.#x = x;
+    this.#y = y;
+    this.#split = split;
+    const part = split ? Math.ceil(batchSize / 2) : batchSize;
+    this.#buf = net.buffers(part);
+    this.#batchX = new Float64Array(part * x.cols);
+    this.#worker = worker;
+    const p = net.params.length;
+    this.#other = worker ? new Float64Array(new SharedArrayBuffer(p * 8)) : new Float64Array(split ? p : 0);
+    this.#rows = worker ? new Uint32Array(new SharedArrayBuffer(batchSize * 4)) : null;
+    this.#meta = worker ? new Float64Array(new SharedArrayBuffer(4 * 8)) : null;
+    this.#ctrl = worker ? new Int32Array(new SharedArrayBuffer(4 * 4)) : null;
+    if (worker) {
+      const setup: MlpWorkerSetup = {
+        type: 'setup', layers: net.layers, task: net.task, params: net.params, x: x.data, cols: x.cols, y,
+        rows: this.#rows!, grad: this.#other, meta: this.#meta!, ctrl: this.#ctrl!, partCapacity: part,
+      };
+      worker.postMessage(setup);
     }
   }
-  if (best) net.params.set(best);
-  return {
-    epochs: epoch,
-    lossCurve,
-    ...(xVal ? { validationScores, bestValidationScore: bestScore } : {}),
-    stopReason,
-  };
+
+  static async create(initial: Network, x: Matrix, y: Float64Array, batchSize: number, maxThreads: number): Promise<BatchEngine> {
+    const split = x.rows >= SPLIT_MIN_ROWS && batchSize >= 2;
+    let worker: Worker | null = null;
+    if (split && threadBudget(maxThreads) > 1) {
+      try {
+        [worker] = await mlpPool.acquire(1);
+      } catch {
+        worker = null;
+      }
+    }
+    if (!worker) return new BatchEngine(initial, x, y, batchSize, split, null);
+    return new BatchEngine(initial.share(), isShared(x) ? x : copyShared(x), y.buffer instanceof SharedArrayBuffer ? y : copySharedVector(y), batchSize, true, worker);
+  }
+
+  /** Threads in use, this one included. */
+  get threads(): number {
+    return this.#worker ? 2 : 1;
+  }
+
+  /** Σ loss over `rows` (one mini-batch); writes the batch gradient (without L2) into `grad`. */
+  gradient(rows: Uint32Array, grad: Float64Array): number {
+    const m = rows.length;
+    const { data, cols } = this.#x;
+    if (!this.#split) return partGradient(this.net, data, cols, this.#y, rows, m, this.#buf, this.#batchX, grad);
+    const h = Math.ceil(m / 2);
+    const ctrl = this.#ctrl;
+    if (ctrl !== null) {
+      this.#rows!.set(rows);
+      this.#meta![0] = h;
+      this.#meta![1] = m;
+      Atomics.store(ctrl, 1, 0);
+      Atomics.add(ctrl, 0, 1);
+      Atomics.notify(ctrl, 0);
+    }
+    let loss = partGradient(this.net, data, cols, this.#y, rows.subarray(0, h), m, this.#buf, this.#batchX, grad);
+    if (ctrl !== null) {
+      while (Atomics.load(ctrl, 1) === 0) Atomics.wait(ctrl, 1, 0);
+      if (Atomics.load(ctrl, 3) !== 0) throw new MloopError('INTERNAL_ERROR', 'MLP: the gradient worker failed');
+      loss += this.#meta![2];
+    } else {
+      loss += partGradient(this.net, data, cols, this.#y, rows.subarray(h, m), m, this.#buf, this.#batchX, this.#other);
+    }
+    const other = this.#other;
+    for (let i = 0; i < grad.length; i++) grad[i] += other[i];
+    return loss;
+  }
+
+  /** Releases the worker. */
+  close(): void {
+    if (!this.#worker || !this.#ctrl) return;
+    Atomics.store(this.#ctrl, 2, 1);
+    Atomics.add(this.#ctrl, 0, 1);
+    Atomics.notify(this.#ctrl, 0);
+    mlpPool.release([this.#worker]);
+  }
+}
+
+/** The `setup` message of the MLP worker. */
+export interface MlpWorkerSetup {
+  readonly type: 'setup';
+  readonly layers: readonly number[];
+  readonly task: Task;
+  readonly params: Float64Array;
+  readonly x: Float64Array;
+  readonly cols: number;
+  readonly y: Float64Array;
+  /** The batch's row indices; the worker takes rows [meta[0], meta[1]). */
+  readonly rows: Uint32Array;
+  readonly grad: Float64Array;
+  /** [start of the worker's half, batch size, loss out]. */
+  readonly meta: Float64Array;
+  /** [generation, done, stop, error]. */
+  readonly ctrl: Int32Array;
+  readonly partCapacity: number;
+}
+
+function copyShared(x: Matrix): Matrix {
+  const m = sharedMatrix(x.rows, x.cols);
+  m.data.set(x.data);
+  return m;
+}
+
+function copySharedVector(v: Float64Array): Float64Array {
+  const out = new Float64Array(new SharedArrayBuffer(v.length * 8));
+  out.set(v);
+  return out;
 }
 
 /** Stratified (classification) or plain random hold-out of a `fraction` of the rows. */
