@@ -97,9 +97,20 @@ export class BatchSampler {
   /** The next batch: a view of row indices, valid until the next call. */
   next(): Uint32Array {
     if (this.#poisson) {
+      // Each row joins with probability q independently; the gaps between chosen rows are geometric,
+      // so drawing them costs O(batch) instead of O(n) per step.
       let m = 0;
       const q = this.sampleRate;
-      for (let i = 0; i < this.#n; i++) if (this.#rng.next() < q) this.#buffer[m++] = i;
+      if (q >= 1) {
+        for (let i = 0; i < this.#n; i++) this.#buffer[i] = i;
+        return this.#buffer.subarray(0, this.#n);
+      }
+      const logMiss = Math.log1p(-q);
+      for (let i = -1; ; ) {
+        i += 1 + Math.floor(Math.log(1 - this.#rng.next()) / logMiss);
+        if (i >= this.#n) break;
+        this.#buffer[m++] = i;
+      }
       return this.#buffer.subarray(0, m);
     }
     if (this.#perm === null || this.#cursor + this.#batchSize > this.#n) {

@@ -138,6 +138,18 @@ describe('DP-SGD', () => {
     let total = 0;
     for (let s = 0; s < poisson.steps; s++) total += poisson.next().length;
     assert.ok(Math.abs(total / poisson.steps - 50) < 3, `mean batch ${total / poisson.steps}`);
+    // every row, first and last included, joins independently with probability q: counts ~ Binomial(4000, 0.05)
+    const sampler = new BatchSampler(200, { batchSize: 10, epochs: 200, sampling: 'poisson' }, new Random(7));
+    const counts = new Float64Array(200);
+    for (let s = 0; s < sampler.steps; s++) for (const i of sampler.next()) counts[i]++;
+    const expected = sampler.steps * 0.05;
+    let chi2 = 0;
+    for (const c of counts) {
+      assert.ok(Math.abs(c - expected) < 6 * Math.sqrt(expected * 0.95), `count ${c}, expected ${expected}`);
+      chi2 += (c - expected) ** 2 / (expected * 0.95);
+    }
+    // χ² with 200 degrees of freedom: mean 200, sd 20
+    assert.ok(chi2 > 120 && chi2 < 290, `χ² ${chi2}`);
     const fixed = new BatchSampler(1000, { batchSize: 100, epochs: 1, sampling: 'fixed' }, new Random(1));
     const rows = new Set<number>();
     for (let s = 0; s < fixed.steps; s++) {
