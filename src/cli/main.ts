@@ -4,6 +4,7 @@ import { MloopError } from '../core/errors.ts';
 import { MloopClientError } from '../sdk/client.ts';
 import { registerDataCommands } from './commands/data.ts';
 import { registerExperimentCommands } from './commands/experiments.ts';
+import { registerFeatureCommands } from './commands/features.ts';
 import { registerModelCommands } from './commands/models.ts';
 import { registerRunCommands } from './commands/runs.ts';
 import { registerServerCommand } from './commands/server.ts';
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerRunCommands(program);
   registerModelCommands(program);
   registerDataCommands(program);
+  registerFeatureCommands(program);
   for (const command of program.commands) {
     command.exitOverride();
     for (const sub of command.commands) sub.exitOverride();

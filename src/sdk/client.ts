@@ -262,6 +262,114 @@ export class MloopApi extends MloopClient {
     const path = version === undefined ? `/datasets/${encodeURIComponent(name)}/dependents` : `/datasets/${encodeURIComponent(name)}/versions/${encodeURIComponent(version)}/dependents`;
     return this.request('GET', path);
   }
+
+  // ---- feature store ----
+
+  /** Applies a definitions document (YAML text); every changed definition gets a new version. */
+  applyFeatures(yaml: string): Promise<{ results: { kind: string; name: string; version: string; status: string }[] }> {
+    return this.request('POST', '/features/apply', { body: { yaml } });
+  }
+
+  /** The current version of every feature definition (of one kind when given). */
+  listFeatureDefinitions(kind?: string): Promise<{ definitions: FeatureDefinition[] }> {
+    return this.request('GET', '/features/definitions', { query: { kind } });
+  }
+
+  /** One feature definition, current or at `version`. */
+  getFeatureDefinition(kind: string, name: string, version?: string): Promise<FeatureDefinition> {
+    return this.request('GET', `/features/definitions/${encodeURIComponent(kind)}/${encodeURIComponent(name)}`, { query: { version } });
+  }
+
+  /** Every version of a feature definition. */
+  listFeatureDefinitionVersions(kind: string, name: string): Promise<{ versions: FeatureDefinition[] }> {
+    return this.request('GET', `/features/definitions/${encodeURIComponent(kind)}/${encodeURIComponent(name)}/versions`);
+  }
+
+  /** Online values of a feature service or feature list for entity rows. */
+  getOnlineFeatures(body: { feature_service?: string; features?: string[]; entities?: Record<string, unknown[]>; entity_rows?: Record<string, unknown>[]; full_feature_names?: boolean }): Promise<{
+    feature_names: string[];
+    results: { entity: Record<string, unknown>; values: Record<string, unknown>; statuses: Record<string, string>; event_timestamps: Record<string, string | null> }[];
+  }> {
+    return this.request('POST', '/features/online', { body });
+  }
+
+  /** Pushes source rows to the online and/or offline store. */
+  pushFeatures(body: { feature_view: string; rows: Record<string, unknown>[]; to?: 'online' | 'offline' | 'online_and_offline' }): Promise<Record<string, unknown>> {
+    return this.request('POST', '/features/push', { body });
+  }
+
+  /** Point-in-time retrieval; `onProgress` receives progress events while the server works. */
+  retrieveFeatures(body: Record<string, unknown>, onProgress?: (p: FeatureProgress) => void): Promise<Record<string, unknown>> {
+    return this.#streamed('/features/retrieve', body, onProgress);
+  }
+
+  /** Materializes feature views into the online store; `onProgress` receives progress events. */
+  materializeFeatures(body: { views?: string[]; start?: string | number; end?: string | number; incremental?: boolean }, onProgress?: (p: FeatureProgress) => void): Promise<{ views: Record<string, unknown>[] }> {
+    return this.#streamed('/features/materialize', body, onProgress);
+  }
+
+  /** Compares logged serving values with an offline recomputation. */
+  checkFeatureSkew(body: Record<string, unknown>): Promise<{ rows: number; features: { feature: string; compared: number; mismatches: number; mismatch_rate: number; examples: unknown[] }[] }> {
+    return this.request('POST', '/features/skew', { body });
+  }
+
+  /** Records that a model version consumes a feature service. */
+  linkFeatureConsumer(body: { model: string; version: string | number; feature_service: string }): Promise<Record<string, unknown>> {
+    return this.request('POST', '/features/consumers', { body });
+  }
+
+  /** Consumers of a feature view: services, on-demand views, model versions, deployments, training sets. */
+  featureImpact(featureView: string): Promise<{ feature_view: string; versions: string[]; consumers: { kind: string; id: string; depth: number; via: { kind: string; id: string; relation: string } }[] }> {
+    return this.request('GET', '/lineage/impact', { query: { feature_view: featureView } });
+  }
+
+  /** Posts `body` asking for NDJSON progress lines; resolves the final result. */
+  async #streamed<T>(path: string, body: unknown, onProgress?: (p: FeatureProgress) => void): Promise<T> {
+    const response = await this.send('POST', path, {
+      body: new TextEncoder().encode(JSON.stringify(body)),
+      headers: { 'content-type': 'application/json', accept: 'application/x-ndjson' },
+    });
+    let buffer = '';
+    let result: T | undefined;
+    const decoder = new TextDecoder();
+    const handle = (line: string) => {
+      if (line.trim() === '') return;
+      const message = JSON.parse(line) as { progress?: FeatureProgress; result?: T; error?: { code: string; message: string; fields: { field: string; reason: string }[] } };
+      if (message.progress) onProgress?.(message.progress);
+      if (message.error) throw new MloopClientError(message.error.message, 400, message.error.code, message.error.fields);
+      if (message.result !== undefined) result = message.result;
+    };
+    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+      buffer += decoder.decode(chunk, { stream: true });
+      let newline: number;
+      while ((newline = buffer.indexOf('\n')) !== -1) {
+        handle(buffer.slice(0, newline));
+        buffer = buffer.slice(newline + 1);
+      }
+    }
+    handle(buffer);
+    if (result === undefined) throw new MloopClientError(`no result from ${path}`, 502, 'BAD_RESPONSE');
+    return result;
+  }
+}
+
+/** A stored feature definition. */
+export interface FeatureDefinition {
+  readonly kind: string;
+  readonly name: string;
+  readonly version: string;
+  readonly spec: Record<string, unknown>;
+  readonly refs: Record<string, string>;
+  readonly created_at: number;
+  readonly current?: boolean;
+}
+
+/** Progress of a long feature-store operation. */
+export interface FeatureProgress {
+  readonly phase: string;
+  readonly view?: string;
+  readonly done: number;
+  readonly total: number;
 }
 
 /** A stored validation report of a dataset version. */
