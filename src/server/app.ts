@@ -36,6 +36,14 @@ export interface AppDeps {
 export interface App {
   readonly http: FastifyInstance;
   readonly services: Services;
+  /** Every route the app serves (method and URL pattern), for tests that walk the route table. */
+  readonly routes: readonly RouteSummary[];
+}
+
+/** One entry of the route table. */
+export interface RouteSummary {
+  readonly method: string;
+  readonly url: string;
 }
 
 const REQUEST_ID_HEADER = 'x-request-id';
@@ -47,7 +55,6 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     bodyLimit: deps.config.bodyLimitBytes,
     requestIdHeader: REQUEST_ID_HEADER,
     genReqId: () => newUuid(),
-    disableRequestLogging: false,
     return503OnClosing: true,
     forceCloseConnections: false,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1000 },
@@ -56,6 +63,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       (request.url.startsWith('/api/2.0/') ? mlflowErrorHandler : problemErrorHandler)(error, request, reply),
   });
   const services = createServices(deps);
+  const routes: RouteSummary[] = [];
+  http.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) if (method !== 'HEAD') routes.push({ method, url: route.url });
+  });
   http.addHook('onClose', async () => services.datasets.close());
   http.addHook('onClose', async () => services.features.close());
 
@@ -130,5 +141,5 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   );
   await feastRoutes(http, services);
 
-  return { http, services };
+  return { http, services, routes };
 }
