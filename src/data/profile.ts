@@ -52,12 +52,16 @@ export async function profileParquet(duck: DuckDb, path: string, schema: Dataset
   const maxCells = options.maxCells ?? 32 * 1024 * 1024;
   const maxExactRows = options.maxExactRows ?? 32 * 1024 * 1024;
   const from = `read_parquet(${quoteLiteral(path)})`;
-  return duck.withConnection(async (conn) => {
-    const rowCount = Number((await conn.first<{ n: number }>(`SELECT count(*) AS n FROM ${from}`))?.n ?? 0);
-    const profiles = new Map<string, ColumnProfile>();
-    const numeric = schema.columns.filter((c) => NUMERIC.has(c.type));
-    const categorical = schema.columns.filter((c) => !NUMERIC.has(c.type));
-    const exact = rowCount <= maxExactRows;
+  const rowCount = Number((await duck.rows<{ n: number }>(`SELECT count(*) AS n FROM ${from}`))[0]?.n ?? 0);
+  const profiles = new Map<string, ColumnProfile>();
+  const numeric = schema.columns.filter((c) => NUMERIC.has(c.type));
+  const categorical = schema.columns.filter((c) => !NUMERIC.has(c.type));
+  const exact = rowCount <= maxExactRows;
+  // DuckDB counts the string columns on its threads while this thread sorts the numeric ones.
+  const strings = duck.withConnection(async (conn) => {
+    for (const column of categorical) profiles.set(column.name, await categoricalProfile(conn, from, column, rowCount, topK, exact));
+  });
+  const numbers = duck.withConnection(async (conn) => {
     if (exact) {
       const perBatch = Math.max(1, Math.floor(maxCells / Math.max(1, rowCount)));
       for (let start = 0; start < numeric.length; start += perBatch) {
@@ -66,14 +70,14 @@ export async function profileParquet(duck: DuckDb, path: string, schema: Dataset
     } else {
       for (const column of numeric) profiles.set(column.name, await estimatedNumeric(conn, from, column, rowCount, bins));
     }
-    for (const column of categorical) profiles.set(column.name, await categoricalProfile(conn, from, column, rowCount, topK, exact));
-    return {
-      row_count: rowCount,
-      column_count: schema.columns.length,
-      exact,
-      columns: schema.columns.map((c) => profiles.get(c.name)!),
-    };
   });
+  await Promise.all([strings, numbers]);
+  return {
+    row_count: rowCount,
+    column_count: schema.columns.length,
+    exact,
+    columns: schema.columns.map((c) => profiles.get(c.name)!),
+  };
 }
 
 /** SQL reading a numeric or timestamp column as DOUBLE with NaN for null (no validity checks while copying). */
