@@ -141,3 +141,17 @@ describe('bad data files', () => {
     assert.equal((await server.json('GET', '/api/v1/datasets/x')).status, 404);
   });
 });
+
+describe('uploads that are not raw data', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer();
+  });
+  after(() => server?.close());
+
+  it('refuses a JSON body, even with ?format=', async () => {
+    const response = await server.fetch('/api/v1/datasets/x/versions?format=csv', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":1}' });
+    assert.equal(response.status, 415);
+    assert.match(((await response.json()) as { detail: string }).detail, /not as application\/json/);
+  });
+});

@@ -10,7 +10,7 @@
  *
  * Versions are named by sha256, a unique hex prefix (6+ characters) or `latest`.
  */
-import { PassThrough } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { invalidParam, MloopError } from '../core/errors.ts';
@@ -83,6 +83,10 @@ function baseRef(text: string, name: string): VersionRef {
 
 async function upload(request: FastifyRequest<{ Params: NameParams }>, reply: FastifyReply, datasets: DatasetService): Promise<FastifyReply> {
   const query = parseInput(uploadQuery, request.query ?? {}, 'query');
+  // A JSON body has been parsed already; the data file must come as the raw body.
+  if (request.body !== undefined && !(request.body instanceof Readable)) {
+    throw new MloopError('UNSUPPORTED_MEDIA_TYPE', 'upload the file as the raw body (text/csv, application/vnd.apache.parquet, application/x-ndjson or application/octet-stream), not as application/json');
+  }
   const format = formatOf(request, query.format);
   const lengthHeader = request.headers['content-length'];
   const declared = lengthHeader === undefined ? undefined : Number(lengthHeader);
