@@ -705,7 +705,8 @@ export class DatasetService {
       tags: input.tags ?? [],
       dataset: {
         name: version.dataset,
-        digest: version.version,
+        // MLflow caps digests at 36 characters; the source holds the full sha256.
+        digest: version.version.slice(0, 32),
         source_type: 'mloop',
         source: `${DATASET_URI_PREFIX}${formatVersionRef(version.dataset, version.version)}`,
         schema: JSON.stringify({ mlflow_colspec: version.schema.columns.map((c) => ({ name: c.name, type: MLFLOW_TYPES[c.type], required: !c.nullable })) }),

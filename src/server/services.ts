@@ -35,14 +35,6 @@ export interface Services {
 
 /** Builds every service. */
 export function createServices(deps: ServiceDeps): Services {
-  const tracking = new TrackingService({
-    metadata: deps.metadata,
-    blobs: deps.blobs,
-    clock: deps.clock,
-    maxArtifactBytes: deps.config.maxArtifactBytes,
-  });
-  const registry = new RegistryService({ metadata: deps.metadata, clock: deps.clock, tracking });
-  const artifacts = new ArtifactService({ blobs: deps.blobs, maxArtifactBytes: deps.config.maxArtifactBytes });
   const datasets = new DatasetService({
     metadata: deps.metadata,
     blobs: deps.blobs,
@@ -50,6 +42,18 @@ export function createServices(deps: ServiceDeps): Services {
     maxUploadBytes: deps.config.maxArtifactBytes,
     home: deps.config.home,
   });
+  const tracking = new TrackingService({
+    metadata: deps.metadata,
+    blobs: deps.blobs,
+    clock: deps.clock,
+    maxArtifactBytes: deps.config.maxArtifactBytes,
+    datasetInputs: {
+      resolve: (ctx, input) => datasets.resolveRunInput(ctx, input),
+      recorded: (ctx, runId, inputs) => datasets.recordRunInputs(ctx, runId, inputs),
+    },
+  });
+  const registry = new RegistryService({ metadata: deps.metadata, clock: deps.clock, tracking });
+  const artifacts = new ArtifactService({ blobs: deps.blobs, maxArtifactBytes: deps.config.maxArtifactBytes });
   const lineage = new LineageService({ metadata: deps.metadata, clock: deps.clock });
   const features = new FeatureStoreService({
     metadata: deps.metadata,

@@ -61,6 +61,20 @@ export interface TrackingDeps {
   readonly clock: Clock;
   /** Largest artifact upload accepted, in bytes. */
   readonly maxArtifactBytes: number;
+  /** Resolves `log-inputs` datasets that name mloop dataset versions; without it they are recorded as given. */
+  readonly datasetInputs?: DatasetInputHook;
+}
+
+/**
+ * How `log-inputs` hands datasets to the data module, which implements it: inputs naming an mloop
+ * version (`mloop-dataset:<name>@<version>`) are checked and completed before they are recorded, and
+ * the data module is told which run used them.
+ */
+export interface DatasetInputHook {
+  /** Checks and completes one input (digest, canonical source, schema); other inputs come back unchanged. */
+  resolve(ctx: RequestContext, input: DatasetInput): Promise<DatasetInput>;
+  /** Called once the inputs of `runId` are recorded. */
+  recorded(ctx: RequestContext, runId: string, inputs: readonly DatasetInput[]): Promise<void>;
 }
 
 /** The tag that holds a run's name. */
@@ -498,7 +512,9 @@ export class TrackingService {
   }
 
   /** Records datasets (deduplicated per experiment by name and digest) as inputs of a run, with their tags. */
-  async logInputs(ctx: RequestContext, runId: string, datasets: readonly DatasetInput[]): Promise<void> {
+  async logInputs(ctx: RequestContext, runId: string, given: readonly DatasetInput[]): Promise<void> {
+    const hook = this.deps.datasetInputs;
+    const datasets = hook ? await Promise.all(given.map((input) => hook.resolve(ctx, input))) : given;
     datasets.forEach((input, i) => {
       const path = `datasets[${i}]`;
       const d = input.dataset;
@@ -566,6 +582,7 @@ export class TrackingService {
       }
       await this.store.insertInputs(trx, inputs, inputTags);
     });
+    await hook?.recorded(ctx, runId, datasets);
   }
 
   /** Every point of a metric of a run, ordered by step, timestamp and value; paged when `max_results` is given. */
