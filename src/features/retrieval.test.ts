@@ -15,7 +15,7 @@ import { Random } from '../core/random.ts';
 import { resolveView, type EntitySpec, type FeatureViewSpec } from './domain.ts';
 import { Duck } from './duck.ts';
 import type { ExprValue } from './expr.ts';
-import { retrievalSql } from './retrieval.ts';
+import { retrievalSql, tieCheckSql } from './retrieval.ts';
 import { windowValue, type WindowRow } from './windows.ts';
 
 const PYTHON = '/usr/bin/python3';
@@ -94,7 +94,7 @@ describe('point-in-time retrieval', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  async function retrieve(events: Event[], rows: ReturnType<typeof generate>['rows']) {
+  async function retrieve(events: Event[], rows: ReturnType<typeof generate>['rows'], unique = false) {
     await duck.load('src', [
       { name: 'driver_id', type: 'int' },
       { name: 'ts', type: 'timestamp' },
@@ -113,7 +113,7 @@ describe('point-in-time retrieval', () => {
       entity: 'ent',
       timestamp: 'event_timestamp',
       entityColumns: ['driver_id', 'event_timestamp', 'label'],
-      views: [{ view, from: '(SELECT *, seq AS file_row_number FROM src)', features: ['rate', 'name', 'rate_x2'] }],
+      views: [{ view, from: '(SELECT *, seq AS file_row_number FROM src)', features: ['rate', 'name', 'rate_x2'], unique }],
     });
     return duck.rows(sql);
   }
@@ -132,6 +132,23 @@ describe('point-in-time retrieval', () => {
       }
       // The test data must exercise what it claims to.
       assert.ok(want.filter((w) => w.rate === null).length > 100);
+    }
+  });
+
+  it('skips tie-breaking on sources without ties and still matches the brute-force scan', async () => {
+    const { events, rows } = generate(4, 3000, 3000);
+    const last = new Map<string, Event>();
+    for (const e of events) last.set(`${e.driver_id}|${e.ts}`, e);
+    const tieFree = [...last.values()].sort((a, b) => a.seq - b.seq);
+    const view = resolveView(viewSpec, entities, 'v1');
+    await duck.load('src', [{ name: 'driver_id', type: 'int' }, { name: 'ts', type: 'timestamp' }], events);
+    assert.ok(((await duck.rows(tieCheckSql(view, 'src')))[0].ties as number) > 0);
+    const got = await retrieve(tieFree, rows, true);
+    assert.equal((await duck.rows(tieCheckSql(view, 'src')))[0].ties, 0);
+    const want = bruteForce(tieFree, rows);
+    for (let i = 0; i < rows.length; i++) {
+      assert.deepEqual({ rate: got[i].rate, name: got[i].name }, want[i], `row ${i}`);
+      assert.equal(got[i].rate_x2, want[i].rate === null ? null : want[i].rate! * 2);
     }
   });
 

@@ -7,7 +7,7 @@
  * compiled expressions the online path evaluates in TypeScript.
  */
 import type { CompiledExpr } from './expr.ts';
-import { sqlIdent } from './expr.ts';
+import { sqlIdent, toSql } from './expr.ts';
 import type { ResolvedView } from './domain.ts';
 
 /** A feature view to join, with its source relation and the features wanted from it. */
@@ -20,6 +20,17 @@ export interface RetrievalView {
   readonly from: string;
   /** Names of the features wanted (row-level and window). */
   readonly features: readonly string[];
+  /**
+   * True when no two source rows share join keys and event time (see {@link tieCheckSql}): the join
+   * then skips tie-breaking, which costs a grouping of the whole source.
+   */
+  readonly unique?: boolean;
+}
+
+/** A query answering one row `{ ties }`: how many (keys, event time) pairs of the source occur more than once. */
+export function tieCheckSql(view: ResolvedView, from: string): string {
+  const cols = [...view.keys.map((k) => sqlIdent(k.name)), sqlIdent(view.spec.source.timestamp)].join(', ');
+  return `SELECT count(*) AS ties FROM (SELECT ${cols} FROM ${from} GROUP BY ALL HAVING count(*) > 1)`;
 }
 
 /** An on-demand feature to compute over the joined row. */
@@ -68,7 +79,26 @@ export function retrievalSql(plan: RetrievalPlan): string {
     const windows = v.windowFeatures.filter((f) => wanted.has(f.spec.name));
     const keys = v.keys.map((k) => `CAST(${q(k.name)} AS ${keyCast(k.type)}) AS ${q(k.name)}`).join(', ');
     const srcTs = `CAST(${q(v.spec.source.timestamp)} AS TIMESTAMP)`;
-    if (rows.length > 0) {
+    if (rows.length > 0 && rv.unique) {
+      // No two source rows share keys and event time: join the rows themselves, no tie-breaking needed.
+      const needed = [...new Set(rows.flatMap((f) => f.expr.columns))].filter((c) => !v.keys.some((k) => k.name === c));
+      const alias = (c: string) => `__s${i}_${c}`;
+      ctes.push(
+        `v${i} AS (SELECT ${keys.length ? `${keys}, ` : ''}${srcTs} AS __ts${needed.map((c) => `, ${q(c)} AS ${q(alias(c))}`).join('')} FROM ${rv.from} WHERE ${srcTs} IS NOT NULL)`,
+      );
+      const on = v.keys.map((k) => `CAST(e.${q(k.name)} AS ${keyCast(k.type)}) = v${i}.${q(k.name)}`).join(' AND ');
+      joins.push(`ASOF LEFT JOIN v${i} ON ${on} AND e.${ts} >= v${i}.__ts`);
+      const fresh = v.ttlMs > 0 ? ` AND v${i}.__ts >= e.${ts} - to_milliseconds(${v.ttlMs})` : '';
+      structCols.push(`(v${i}.__ts IS NOT NULL${fresh}) AS __ok${i}`, ...needed.map((c) => `v${i}.${q(alias(c))}`));
+      for (const f of rows) {
+        const keyed = new Map(v.keys.map((k) => [k.name, `j.${q(k.name)}`]));
+        const sql = toSql(f.expr, (c) => keyed.get(c) ?? `j.${q(alias(c))}`);
+        const col = `CASE WHEN j.__ok${i} THEN ${sql} END`;
+        featureCols.push(`${col} AS ${q(out(v.name, f.spec.name))}`);
+        byName.set(f.spec.name, col);
+      }
+    } else if (rows.length > 0) {
+      // Ties in (keys, event time) are broken by file order: the later row wins.
       const struct = rows.map((f) => `${sqlStringKey(f.spec.name)}: ${f.expr.sql}`).join(', ');
       ctes.push(
         `v${i} AS (SELECT ${v.keys.map((k) => q(k.name)).join(', ')}, __ts, arg_max({${struct}}, __seq) AS __v ` +

@@ -26,7 +26,7 @@ import {
 } from './domain.ts';
 import { Duck, type DuckColumn } from './duck.ts';
 import { compileExpr, sqlIdent, sqlString, toSql, type CompiledExpr, type ExprType, type ExprValue } from './expr.ts';
-import { retrievalSql, type RetrievalOnDemand, type RetrievalView } from './retrieval.ts';
+import { retrievalSql, tieCheckSql, type RetrievalOnDemand, type RetrievalView } from './retrieval.ts';
 import { FeatureStoreQueries } from './store.ts';
 import { windowValue, type WindowRow } from './windows.ts';
 
@@ -201,6 +201,7 @@ export class FeatureStoreService {
   readonly queries = new FeatureStoreQueries();
   #duck: Promise<Duck> | undefined;
   readonly #selections = new Map<string, { at: number; selection: Selection }>();
+  readonly #uniqueSources = new Map<string, boolean>();
 
   constructor(readonly deps: FeatureStoreDeps) {}
 
@@ -581,7 +582,7 @@ export class FeatureStoreService {
     try {
       onProgress?.({ phase: 'load entity rows', done: 0, total: 1 });
       const { columns: entityColumns, parents } = await this.#loadEntities(ctx, duck, entityTable, input, tsColumn, selection);
-      const { plan, used, hidden } = await this.#retrievalPlan(ctx, selection, entityTable, tsColumn, entityColumns);
+      const { plan, used, hidden } = await this.#retrievalPlan(ctx, duck, selection, entityTable, tsColumn, entityColumns);
       onProgress?.({ phase: 'join features', done: 0, total: 1 });
       const exclude = ['__rid', ...hidden].map(sqlIdent).join(', ');
       await duck.run(`COPY (SELECT * EXCLUDE (${exclude}) FROM (${retrievalSql(plan)})) TO ${sqlString(out)} (FORMAT parquet)`);
@@ -616,13 +617,13 @@ export class FeatureStoreService {
       onProgress?.({ phase: 'done', done: 1, total: 1 });
       return { dataset: saved, row_count: Number(n), columns: resultColumns, feature_views: used, ...(rows ? { rows } : {}) };
     } finally {
-      await duck.run(`DROP TABLE IF EXISTS ${sqlIdent(entityTable)}`).catch(() => undefined);
+      await dropRelation(duck, entityTable);
       duck.close();
       await rm(out, { force: true });
     }
   }
 
-  async #retrievalPlan(ctx: RequestContext, selection: Selection, entity: string, tsColumn: string, entityColumns: string[]) {
+  async #retrievalPlan(ctx: RequestContext, duck: Duck, selection: Selection, entity: string, tsColumn: string, entityColumns: string[]) {
     const used: { name: string; version: string; dataset: string }[] = [];
     const views: RetrievalView[] = [];
     const outputOf = new Map(selection.outputs.filter((o) => !o.onDemand).map((o) => [`${o.view}:${o.feature}`, o.output]));
@@ -630,7 +631,8 @@ export class FeatureStoreService {
     for (const { resolved, features } of selection.views.values()) {
       const source = await this.deps.datasets.resolve(ctx, resolved.spec.source.dataset, resolved.spec.source.version);
       used.push({ name: resolved.name, version: resolved.version, dataset: `${source.name}@${source.version}` });
-      views.push({ view: resolved, from: `read_parquet(${sqlString(source.path)}, file_row_number=true)`, features });
+      const from = `read_parquet(${sqlString(source.path)}, file_row_number=true)`;
+      views.push({ view: resolved, from, features, unique: resolved.rowFeatures.length > 0 && (await this.#unique(duck, resolved, source.path, from)) });
       for (const f of features) if (!outputOf.has(`${resolved.name}:${f}`)) hidden.set(`${resolved.name}:${f}`, `__in_${resolved.name}__${f}`);
     }
     const nameOf = (view: string, feature: string) => outputOf.get(`${view}:${feature}`) ?? hidden.get(`${view}:${feature}`)!;
@@ -657,7 +659,8 @@ export class FeatureStoreService {
       const version = at === -1 ? undefined : input.entity_dataset.slice(at + 1);
       const ds = await this.deps.datasets.resolve(ctx, name, version);
       parents.push({ name: ds.name, version: ds.version });
-      await duck.run(`CREATE TEMP TABLE ${sqlIdent(table)} AS SELECT (row_number() OVER () - 1) AS __rid, * FROM read_parquet(${sqlString(ds.path)})`);
+      // The file's own row numbers keep the rows in order without copying them.
+      await duck.run(`CREATE TEMP VIEW ${sqlIdent(table)} AS SELECT file_row_number AS __rid, * EXCLUDE (file_row_number) FROM read_parquet(${sqlString(ds.path)}, file_row_number=true)`);
       const described = await duck.rows(`DESCRIBE ${sqlIdent(table)}`);
       const columns = described.map((r) => String(r.column_name)).filter((c) => c !== '__rid');
       const missing = [...selection.keys.keys(), ...selection.requestFields.keys(), tsColumn].filter((k) => !columns.includes(k));
@@ -843,7 +846,7 @@ export class FeatureStoreService {
       const compared = selection.outputs.filter((o) => columns.includes(o.output));
       if (compared.length === 0) throw invalidParam(input.logged_dataset ? 'logged_dataset' : 'logged_rows', `holds none of the selected features (${selection.outputs.map((o) => o.output).join(', ')})`);
       const keep = columns.filter((c) => !compared.some((o) => o.output === c));
-      const { plan } = await this.#retrievalPlan(ctx, selection, `(SELECT __rid, ${keep.map(sqlIdent).join(', ')} FROM ${sqlIdent(logged)})`, tsColumn, keep);
+      const { plan } = await this.#retrievalPlan(ctx, duck, selection, `(SELECT __rid, ${keep.map(sqlIdent).join(', ')} FROM ${sqlIdent(logged)})`, tsColumn, keep);
       const sql = `SELECT r.__rid, ${compared.map((o) => `r.${sqlIdent(o.output)} AS ${sqlIdent(`o_${o.output}`)}, l.${sqlIdent(o.output)} AS ${sqlIdent(`s_${o.output}`)}`).join(', ')} FROM (${retrievalSql(plan)}) r JOIN ${sqlIdent(logged)} l USING (__rid) ORDER BY r.__rid`;
       const rows = await duck.rows(sql);
       const features = compared.map((o) => {
@@ -861,7 +864,7 @@ export class FeatureStoreService {
       });
       return { rows: rows.length, features };
     } finally {
-      await duck.run(`DROP TABLE IF EXISTS ${sqlIdent(logged)}`).catch(() => undefined);
+      await dropRelation(duck, logged);
       duck.close();
     }
   }
@@ -873,10 +876,31 @@ export class FeatureStoreService {
     return resolveView(def.spec as FeatureViewSpec, new Map(entities.map((e) => [e.name, e.spec as EntitySpec])), def.version);
   }
 
+  /**
+   * Whether no two rows of a source share join keys and event time. Dataset versions never change
+   * (they are named by content), so the answer is kept for the life of the process.
+   */
+  async #unique(duck: Duck, view: ResolvedView, path: string, from: string): Promise<boolean> {
+    const key = `${path}\u0000${view.keys.map((k) => k.name).join(',')}\u0000${view.spec.source.timestamp}`;
+    let answer = this.#uniqueSources.get(key);
+    if (answer === undefined) {
+      const [{ ties }] = await duck.rows(tieCheckSql(view, from));
+      answer = ties === 0;
+      this.#uniqueSources.set(key, answer);
+    }
+    return answer;
+  }
+
   async #scratch(name: string): Promise<string> {
     await mkdir(this.deps.scratchDir, { recursive: true });
     return join(this.deps.scratchDir, `${newHexId()}-${name}`);
   }
+}
+
+/** Drops a temporary table or view, whichever it is. */
+async function dropRelation(duck: Duck, name: string): Promise<void> {
+  await duck.run(`DROP VIEW IF EXISTS ${sqlIdent(name)}`).catch(() => undefined);
+  await duck.run(`DROP TABLE IF EXISTS ${sqlIdent(name)}`).catch(() => undefined);
 }
 
 /** The online-store table of a view. */
