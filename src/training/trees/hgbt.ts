@@ -1,0 +1,465 @@
+/**
+ * Histogram gradient-boosted trees in the manner of scikit-learn's `HistGradientBoostingClassifier` and
+ * `HistGradientBoostingRegressor`: binned features, leaf-wise trees grown from gradient/hessian
+ * histograms, native missing values, binary log-loss / multiclass softmax / squared error, early stopping
+ * on a validation split scored by the loss.
+ *
+ * Inputs are the preprocessed numeric matrix (NaN = missing). Training shares its work between the main
+ * thread and a worker thread when the data is large enough (see `threads.ts`); the model does not depend
+ * on the number of threads.
+ */
+import { invalidParam } from '../../core/errors.ts';
+import { Random } from '../../core/random.ts';
+import type { OnnxGraphBuilder } from '../onnx/builder.ts';
+import type { FitOptions, FittedModel, Matrix, OnnxModelOutputs, Task } from '../types.ts';
+import { BINNING_SUBSAMPLE, binRows } from './binning.ts';
+import { TreeGrower, histogramSlots, slotBytes } from './grower.ts';
+import { C, RESULT_STRIDE, MAX_THREADS, TASK, type KernelArrays } from './kernels.ts';
+import { LOSS_CODE, type LossKind, baselinePrediction, meanLoss } from './loss.ts';
+import { exportTreeEnsembleOnnx } from './onnx.ts';
+import { allocate, chooseThreads, openRunner } from './threads.ts';
+import { type Tree, type TreeJson, addTreeBinned, predictTreeRow, treeFromJson, treeToJson } from './tree.ts';
+
+/** Hyperparameters, named and defaulted as scikit-learn's. */
+export interface HistGradientBoostingParams {
+  /** Shrinkage applied to every leaf; > 0. Default 0.1. */
+  readonly learning_rate?: number;
+  /** Boosting iterations (one tree per iteration, or one per class for multiclass); ≥ 1. Default 100. */
+  readonly max_iter?: number;
+  /** Most leaves per tree (≥ 2), or null for no limit. Default 31. */
+  readonly max_leaf_nodes?: number | null;
+  /** Deepest leaf depth (root = 0; ≥ 1), or null for no limit. Default null. */
+  readonly max_depth?: number | null;
+  /** Fewest training rows per leaf; ≥ 1. Default 20. */
+  readonly min_samples_leaf?: number;
+  /** L2 penalty on leaf values; ≥ 0. Default 0. */
+  readonly l2_regularization?: number;
+  /** Bins for present values, 2..255 (one more bin holds missing values). Default 255. */
+  readonly max_bins?: number;
+  /** 'auto' stops early when there are more than 10,000 rows. Default 'auto'. */
+  readonly early_stopping?: 'auto' | boolean;
+  /** Share of rows held out to score early stopping, in (0, 1). Default 0.1. */
+  readonly validation_fraction?: number;
+  /** Stop when none of the last this many iterations improved the validation loss by more than tol. Default 10. */
+  readonly n_iter_no_change?: number;
+  /** Smallest improvement that counts; ≥ 0. Default 1e-7. */
+  readonly tol?: number;
+  /** Threads to train with; default: 2 on large data when the machine has two cores, else 1. */
+  readonly n_threads?: number;
+}
+
+/** Hyperparameters with every default filled in. */
+export interface ResolvedHgbtParams {
+  readonly learning_rate: number;
+  readonly max_iter: number;
+  readonly max_leaf_nodes: number | null;
+  readonly max_depth: number | null;
+  readonly min_samples_leaf: number;
+  readonly l2_regularization: number;
+  readonly max_bins: number;
+  readonly early_stopping: 'auto' | boolean;
+  readonly validation_fraction: number;
+  readonly n_iter_no_change: number;
+  readonly tol: number;
+}
+
+/** Checks `params` and fills in defaults; throws an `INVALID_PARAMETER_VALUE` naming the first bad one. */
+export function resolveHgbtParams(params: HistGradientBoostingParams = {}): ResolvedHgbtParams {
+  const num = (name: keyof HistGradientBoostingParams, value: unknown, ok: (v: number) => boolean, rule: string, integer = false): number => {
+    if (typeof value !== 'number' || Number.isNaN(value) || (integer && !Number.isInteger(value)) || !ok(value)) {
+      throw invalidParam(name, `must be ${integer ? 'an integer ' : 'a number '}${rule}, got ${JSON.stringify(value)}`);
+    }
+    return value;
+  };
+  const nullable = (name: keyof HistGradientBoostingParams, value: unknown, min: number): number | null =>
+    value === null ? null : num(name, value, (v) => v >= min, `>= ${min} or null`, true);
+  const es = params.early_stopping ?? 'auto';
+  if (es !== 'auto' && es !== true && es !== false) throw invalidParam('early_stopping', `must be 'auto', true or false, got ${JSON.stringify(es)}`);
+  if (params.n_threads !== undefined) num('n_threads', params.n_threads, (v) => v >= 1 && v <= MAX_THREADS, `in 1..${MAX_THREADS}`, true);
+  return {
+    learning_rate: num('learning_rate', params.learning_rate ?? 0.1, (v) => v > 0 && Number.isFinite(v), '> 0'),
+    max_iter: num('max_iter', params.max_iter ?? 100, (v) => v >= 1, '>= 1', true),
+    max_leaf_nodes: nullable('max_leaf_nodes', params.max_leaf_nodes === undefined ? 31 : params.max_leaf_nodes, 2),
+    max_depth: nullable('max_depth', params.max_depth === undefined ? null : params.max_depth, 1),
+    min_samples_leaf: num('min_samples_leaf', params.min_samples_leaf ?? 20, (v) => v >= 1, '>= 1', true),
+    l2_regularization: num('l2_regularization', params.l2_regularization ?? 0, (v) => v >= 0 && Number.isFinite(v), '>= 0'),
+    max_bins: num('max_bins', params.max_bins ?? 255, (v) => v >= 2 && v <= 255, 'in 2..255', true),
+    early_stopping: es,
+    validation_fraction: num('validation_fraction', params.validation_fraction ?? 0.1, (v) => v > 0 && v < 1, 'in (0, 1)'),
+    n_iter_no_change: num('n_iter_no_change', params.n_iter_no_change ?? 10, (v) => v >= 1, '>= 1', true),
+    tol: num('tol', params.tol ?? 1e-7, (v) => v >= 0 && Number.isFinite(v), '>= 0'),
+  };
+}
+
+/** A fitted histogram gradient boosting model. */
+export class HistGradientBoostingModel implements FittedModel {
+  readonly kind = 'hist_gradient_boosting' as const;
+  /** Trees per iteration: the number of classes for multiclass, else 1. */
+  readonly treesPerIteration: number;
+
+  /**
+   * @param trees iteration-major: tree `i * treesPerIteration + k` is iteration i's tree for class k.
+   * @param baseline the raw prediction before any tree, per class (length treesPerIteration).
+   * @param validationScores negated validation loss before the first and after every iteration, when
+   *   early stopping ran.
+   */
+  constructor(
+    readonly task: Task,
+    readonly nFeatures: number,
+    readonly nClasses: number,
+    readonly params: ResolvedHgbtParams,
+    readonly baseline: Float64Array,
+    readonly trees: readonly Tree[],
+    readonly validationScores: readonly number[] = [],
+  ) {
+    this.treesPerIteration = task === 'multiclass' ? nClasses : 1;
+    if (baseline.length !== this.treesPerIteration || trees.length % this.treesPerIteration !== 0) {
+      throw new Error('hist_gradient_boosting: baseline and trees do not match the number of classes');
+    }
+  }
+
+  /** Boosting iterations the model holds (fewer than max_iter when early stopping stopped it). */
+  get nIter(): number {
+    return this.trees.length / this.treesPerIteration;
+  }
+
+  /** Raw predictions (margins; log-odds for binary), row-major `[row * treesPerIteration + k]`. */
+  predictRaw(x: Matrix): Float64Array {
+    this.#checkInput(x);
+    const K = this.treesPerIteration;
+    const out = new Float64Array(x.rows * K);
+    for (let r = 0; r < x.rows; r++) for (let k = 0; k < K; k++) out[r * K + k] = this.baseline[k];
+    // Splits compare float32 values, exactly as the ONNX tree operators do.
+    const x32 = Float32Array.from(x.data);
+    const cols = x.cols;
+    for (let t = 0; t < this.trees.length; t++) {
+      const tree = this.trees[t];
+      const k = t % K;
+      for (let r = 0; r < x.rows; r++) out[r * K + k] += predictTreeRow(tree, x32, r * cols);
+    }
+    return out;
+  }
+
+  /** See {@link FittedModel.predict}. */
+  predict(x: Matrix): Float64Array {
+    const raw = this.predictRaw(x);
+    if (this.task === 'regression') return raw;
+    if (this.task === 'binary') return raw.map((z) => 1 / (1 + Math.exp(-z)));
+    const K = this.nClasses;
+    const out = new Float64Array(raw.length);
+    for (let r = 0; r < x.rows; r++) {
+      const o = r * K;
+      let max = -Infinity;
+      for (let k = 0; k < K; k++) max = Math.max(max, raw[o + k]);
+      let sum = 0;
+      for (let k = 0; k < K; k++) sum += out[o + k] = Math.exp(raw[o + k] - max);
+      for (let k = 0; k < K; k++) out[o + k] /= sum;
+    }
+    return out;
+  }
+
+  /** See {@link FittedModel.toJSON}; read back with {@link restoreHistGradientBoosting}. */
+  toJSON(): HistGradientBoostingJson {
+    return {
+      kind: this.kind,
+      version: 1,
+      task: this.task,
+      nFeatures: this.nFeatures,
+      nClasses: this.nClasses,
+      params: this.params,
+      baseline: Array.from(this.baseline),
+      trees: this.trees.map(treeToJson),
+      validationScores: [...this.validationScores],
+    };
+  }
+
+  /** See {@link FittedModel.exportOnnx}: an `ai.onnx.ml` TreeEnsembleClassifier or TreeEnsembleRegressor. */
+  exportOnnx(graph: OnnxGraphBuilder, input: string): OnnxModelOutputs {
+    return exportTreeEnsembleOnnx(this, graph, input);
+  }
+
+  #checkInput(x: Matrix): void {
+    if (x.cols !== this.nFeatures) throw invalidParam('x', `expected ${this.nFeatures} columns, got ${x.cols}`);
+    if (x.data.length !== x.rows * x.cols) throw invalidParam('x', `data has ${x.data.length} values, expected rows × cols = ${x.rows * x.cols}`);
+  }
+}
+
+/** The JSON form of a {@link HistGradientBoostingModel}. */
+export type HistGradientBoostingJson = {
+  kind: 'hist_gradient_boosting';
+  version: 1;
+  task: Task;
+  nFeatures: number;
+  nClasses: number;
+  params: ResolvedHgbtParams;
+  baseline: number[];
+  trees: TreeJson[];
+  validationScores: number[];
+};
+
+/** Reads a model written by {@link HistGradientBoostingModel.toJSON}. */
+export function restoreHistGradientBoosting(json: unknown): HistGradientBoostingModel {
+  const j = json as Partial<HistGradientBoostingJson> | null;
+  if (!j || j.kind !== 'hist_gradient_boosting' || j.version !== 1) {
+    throw invalidParam('model', 'not a hist_gradient_boosting model (version 1)');
+  }
+  if (j.task !== 'binary' && j.task !== 'multiclass' && j.task !== 'regression') throw invalidParam('model.task', `unknown task ${JSON.stringify(j.task)}`);
+  if (!Number.isInteger(j.nFeatures) || !Number.isInteger(j.nClasses) || !Array.isArray(j.baseline) || !Array.isArray(j.trees)) {
+    throw invalidParam('model', 'nFeatures, nClasses, baseline or trees missing');
+  }
+  try {
+    const trees = j.trees.map(treeFromJson);
+    for (const tree of trees) {
+      for (const f of tree.feature) if (f >= j.nFeatures!) throw new Error(`tree splits on feature ${f} of ${j.nFeatures}`);
+    }
+    return new HistGradientBoostingModel(
+      j.task,
+      j.nFeatures!,
+      j.nClasses!,
+      resolveHgbtParams(j.params ?? {}),
+      Float64Array.from(j.baseline),
+      trees,
+      j.validationScores ?? [],
+    );
+  } catch (error) {
+    throw invalidParam('model', error instanceof Error ? error.message : String(error));
+  }
+}
+
+/**
+ * Fits histogram gradient-boosted trees to the rows of `x` (NaN = missing) and targets `y` (class
+ * indices for classification). Deterministic for `options.seed`. Throws `INVALID_PARAMETER_VALUE`
+ * naming the bad hyperparameter or input before any work starts.
+ */
+export async function fitHistGradientBoosting(
+  x: Matrix,
+  y: Float64Array,
+  options: FitOptions,
+  params: HistGradientBoostingParams = {},
+): Promise<HistGradientBoostingModel> {
+  const p = resolveHgbtParams(params);
+  const lossKind = checkData(x, y, options);
+  const n = x.rows;
+  const K = options.task === 'multiclass' ? options.nClasses : 1;
+  const weight = options.sampleWeight;
+  const rng = new Random(options.seed);
+  const splitRng = rng.fork(1);
+  const binRng = rng.fork(2);
+
+  const earlyStopping = p.early_stopping === 'auto' ? n > 10_000 : p.early_stopping;
+  let trainRows: Uint32Array | null = null;
+  let valRows: Uint32Array | null = null;
+  if (earlyStopping) {
+    ({ train: trainRows, validation: valRows } = validationSplit(y, options.task === 'regression' ? 0 : options.nClasses, p.validation_fraction, splitRng));
+    if (trainRows.length === 0 || valRows.length === 0) {
+      throw invalidParam('validation_fraction', `leaves an empty training or validation set for ${n} rows`);
+    }
+  }
+  const nTrain = trainRows ? trainRows.length : n;
+  const threads = chooseThreads(nTrain, x.cols, params.n_threads);
+  const shared = threads > 1;
+  const F = x.cols;
+  const nBins = p.max_bins + 1;
+  const missingBin = p.max_bins;
+
+  const pick = (values: Float64Array, rows: Uint32Array | null): Float64Array => {
+    const out = allocate(Float64Array, rows ? rows.length : values.length, shared);
+    if (rows) for (let j = 0; j < rows.length; j++) out[j] = values[rows[j]];
+    else out.set(values);
+    return out;
+  };
+  const yTrain = pick(y, trainRows);
+  const wTrain = weight ? pick(weight, trainRows) : allocate(Float64Array, 0, shared);
+  const baseline = baselinePrediction(lossKind, yTrain, weight ? wTrain : undefined, options.nClasses).map(Math.fround);
+
+  const slots = histogramSlots(growerParams(p, lossKind, weight), slotBytes(F, nBins));
+  const arrays: KernelArrays = {
+    n: nTrain,
+    nFeatures: F,
+    nBins,
+    nClasses: K,
+    xcol: columnsOf(x, trainRows, shared),
+    sample: binningSample(nTrain, binRng, shared),
+    thresholds: allocate(Float32Array, F * (p.max_bins - 1), shared),
+    binned: allocate(Uint8Array, F * nTrain, shared),
+    rowBinned: allocate(Uint8Array, F * nTrain, shared),
+    grad: allocate(Float32Array, K * nTrain, shared),
+    hess: allocate(Float32Array, K * nTrain, shared),
+    partition: allocate(Uint32Array, nTrain, shared),
+    hist: allocate(Float64Array, (slots * slotBytes(F, nBins)) / 8, shared),
+    nBinsNonMissing: allocate(Uint16Array, F, shared),
+    hasMissing: allocate(Uint8Array, F, shared),
+    y: yTrain,
+    raw: allocate(Float64Array, K * nTrain, shared),
+    weight: wTrain,
+    positionValue: allocate(Float64Array, nTrain, shared),
+    ctl: allocate(Float64Array, C.SIZE, shared),
+    res: allocate(Float64Array, 2 * MAX_THREADS * RESULT_STRIDE, shared),
+  };
+  for (let i = 0; i < nTrain; i++) for (let k = 0; k < K; k++) arrays.raw[i * K + k] = baseline[k];
+  if (!weight && lossKind === 'squared_error') arrays.hess.fill(1);
+
+  const runner = await openRunner(arrays, threads);
+  const trees: Tree[] = [];
+  const scores: number[] = [];
+  try {
+    const ctl = arrays.ctl;
+    ctl[C.MAX_BINS] = p.max_bins;
+    ctl[C.CODE] = TASK.BIN;
+    runner.run();
+    ctl[C.CODE] = TASK.TRANSPOSE;
+    runner.run();
+    const thresholds = Array.from({ length: F }, (_, f) =>
+      arrays.thresholds.slice(f * (p.max_bins - 1), f * (p.max_bins - 1) + arrays.nBinsNonMissing[f] - 1),
+    );
+
+    let valBinned: Uint8Array | null = null;
+    let valRaw: Float64Array | null = null;
+    let yVal: Float64Array | null = null;
+    let wVal: Float64Array | null = null;
+    if (valRows) {
+      valBinned = binRows(x, valRows, thresholds, p.max_bins);
+      yVal = pick(y, valRows);
+      wVal = weight ? pick(weight, valRows) : null;
+      valRaw = new Float64Array(valRows.length * K);
+      for (let i = 0; i < valRows.length; i++) for (let k = 0; k < K; k++) valRaw[i * K + k] = baseline[k];
+      scores.push(-meanLoss(lossKind, yVal, valRaw, wVal, K));
+    }
+
+    const grower = new TreeGrower(arrays, runner, growerParams(p, lossKind, weight), thresholds, slots);
+    ctl[C.LOSS] = LOSS_CODE[lossKind];
+    ctl[C.N_CLASSES] = K;
+    for (let iter = 0; iter < p.max_iter; iter++) {
+      ctl[C.CODE] = TASK.GRADIENTS;
+      runner.run();
+      for (let k = 0; k < K; k++) trees.push(grower.growTree(k));
+      options.onProgress?.((iter + 1) / p.max_iter, `iteration ${iter + 1} of at most ${p.max_iter}`);
+      if (valRows && valBinned && valRaw && yVal) {
+        for (let k = 0; k < K; k++) addTreeBinned(trees[trees.length - K + k], valBinned, valRows.length, missingBin, valRaw, K, k);
+        scores.push(-meanLoss(lossKind, yVal, valRaw, wVal, K));
+        if (shouldStop(scores, p.n_iter_no_change, p.tol)) break;
+      }
+    }
+  } finally {
+    runner.close();
+  }
+  return new HistGradientBoostingModel(options.task, F, options.task === 'regression' ? 1 : options.nClasses, p, baseline, trees, scores);
+}
+
+/** Column-major float32 copy of `rows` of `x` (all rows when null). */
+function columnsOf(x: Matrix, rows: Uint32Array | null, shared: boolean): Float32Array {
+  const m = rows ? rows.length : x.rows;
+  const F = x.cols;
+  const data = x.data;
+  const out = allocate(Float32Array, F * m, shared);
+  for (let j = 0; j < m; j++) {
+    const o = (rows ? rows[j] : j) * F;
+    for (let f = 0; f < F; f++) out[f * m + j] = data[o + f];
+  }
+  return out;
+}
+
+/** Rows that set the bin thresholds: all (empty list) up to BINNING_SUBSAMPLE rows, else a random subset. */
+function binningSample(n: number, rng: Random, shared: boolean): Uint32Array {
+  if (n <= BINNING_SUBSAMPLE) return allocate(Uint32Array, 0, shared);
+  const all = new Uint32Array(n);
+  for (let i = 0; i < n; i++) all[i] = i;
+  // Partial Fisher–Yates: the first BINNING_SUBSAMPLE entries become a uniform sample without replacement.
+  for (let i = 0; i < BINNING_SUBSAMPLE; i++) {
+    const j = i + rng.int(n - i);
+    const t = all[i];
+    all[i] = all[j];
+    all[j] = t;
+  }
+  const out = allocate(Uint32Array, BINNING_SUBSAMPLE, shared);
+  out.set(all.subarray(0, BINNING_SUBSAMPLE));
+  return out;
+}
+
+function growerParams(p: ResolvedHgbtParams, lossKind: LossKind, weight: Float64Array | undefined) {
+  return {
+    maxLeafNodes: p.max_leaf_nodes,
+    maxDepth: p.max_depth,
+    minSamplesLeaf: p.min_samples_leaf,
+    l2Regularization: p.l2_regularization,
+    learningRate: p.learning_rate,
+    constantHessian: lossKind === 'squared_error' && !weight,
+  };
+}
+
+/** scikit-learn's rule: stop when none of the last n scores beats the one n+1 back by more than tol. */
+function shouldStop(scores: readonly number[], nIterNoChange: number, tol: number): boolean {
+  const ref = nIterNoChange + 1;
+  if (scores.length < ref) return false;
+  const reference = scores[scores.length - ref] + tol;
+  for (let i = scores.length - ref + 1; i < scores.length; i++) if (scores[i] > reference) return false;
+  return true;
+}
+
+/**
+ * Holds out `ceil(fraction × n)` rows for validation, stratified by class for classification (per-class
+ * quotas by largest remainder), chosen with `rng`. Both index lists are sorted.
+ */
+export function validationSplit(y: Float64Array, nClasses: number, fraction: number, rng: Random): { train: Uint32Array; validation: Uint32Array } {
+  const n = y.length;
+  const nVal = Math.ceil(fraction * n);
+  const isVal = new Uint8Array(n);
+  if (nClasses === 0) {
+    const perm = rng.permutation(n);
+    for (let j = 0; j < nVal; j++) isVal[perm[j]] = 1;
+  } else {
+    const groups: number[][] = Array.from({ length: nClasses }, () => []);
+    for (let i = 0; i < n; i++) groups[y[i]].push(i);
+    const exact = groups.map((g) => (nVal * g.length) / n);
+    const quota = exact.map(Math.floor);
+    let left = nVal - quota.reduce((s, q) => s + q, 0);
+    const order = exact.map((e, k) => k).sort((a, b) => exact[b] - quota[b] - (exact[a] - quota[a]) || a - b);
+    for (const k of order) {
+      if (left === 0) break;
+      if (quota[k] < groups[k].length) {
+        quota[k]++;
+        left--;
+      }
+    }
+    for (let k = 0; k < nClasses; k++) {
+      const g = rng.shuffle(groups[k]);
+      for (let j = 0; j < quota[k]; j++) isVal[g[j]] = 1;
+    }
+  }
+  const train: number[] = [];
+  const validation: number[] = [];
+  for (let i = 0; i < n; i++) (isVal[i] ? validation : train).push(i);
+  return { train: Uint32Array.from(train), validation: Uint32Array.from(validation) };
+}
+
+function checkData(x: Matrix, y: Float64Array, options: FitOptions): LossKind {
+  const { task, nClasses } = options;
+  if (x.rows < 1 || x.cols < 1) throw invalidParam('x', `needs at least one row and one column, got ${x.rows} × ${x.cols}`);
+  if (x.data.length !== x.rows * x.cols) throw invalidParam('x', `data has ${x.data.length} values, expected rows × cols = ${x.rows * x.cols}`);
+  if (y.length !== x.rows) throw invalidParam('y', `has ${y.length} values for ${x.rows} rows`);
+  if (!Number.isInteger(options.seed)) throw invalidParam('seed', `must be an integer, got ${options.seed}`);
+  const w = options.sampleWeight;
+  if (w) {
+    if (w.length !== x.rows) throw invalidParam('sampleWeight', `has ${w.length} values for ${x.rows} rows`);
+    let sum = 0;
+    for (let i = 0; i < w.length; i++) {
+      if (!(w[i] >= 0) || !Number.isFinite(w[i])) throw invalidParam('sampleWeight', `must be finite and >= 0, got ${w[i]} at row ${i}`);
+      sum += w[i];
+    }
+    if (!(sum > 0)) throw invalidParam('sampleWeight', 'sums to zero');
+  }
+  if (task === 'regression') {
+    for (let i = 0; i < y.length; i++) if (!Number.isFinite(y[i])) throw invalidParam('y', `target must be finite, got ${y[i]} at row ${i}`);
+    return 'squared_error';
+  }
+  if (task === 'binary' && nClasses !== 2) throw invalidParam('nClasses', `binary task needs 2 classes, got ${nClasses}`);
+  if (task === 'multiclass' && !(Number.isInteger(nClasses) && nClasses >= 3)) throw invalidParam('nClasses', `multiclass task needs at least 3 classes, got ${nClasses}`);
+  const seen = new Uint8Array(nClasses);
+  for (let i = 0; i < y.length; i++) {
+    const v = y[i];
+    if (!Number.isInteger(v) || v < 0 || v >= nClasses) throw invalidParam('y', `class index must be an integer in 0..${nClasses - 1}, got ${v} at row ${i}`);
+    seen[v] = 1;
+  }
+  if (seen.reduce((s, v) => s + v, 0) < 2) throw invalidParam('y', 'training data has a single class');
+  return task === 'binary' ? 'binary' : 'multiclass';
+}
