@@ -4,7 +4,7 @@
  * sets, pushed rows). The data module's `DatasetService` provides both; {@link DirectoryDatasets} is a
  * stand-alone implementation over a folder for tests and for servers built without it.
  */
-import { copyFile, mkdir, readdir, rename, stat } from 'node:fs/promises';
+import { copyFile, link, mkdir, readdir, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RequestContext } from '../core/context.ts';
 import { notFound } from '../core/errors.ts';
@@ -81,8 +81,9 @@ export class DirectoryDatasets implements FeatureDatasets {
     const version = hasher.digest();
     const dir = join(this.root, ctx.project, input.name);
     await mkdir(dir, { recursive: true });
-    const tmp = join(dir, `.${version}.tmp`);
-    await copyFile(input.path, tmp);
+    const tmp = join(dir, `.${version}.${process.pid}.tmp`);
+    // A hard link costs nothing and leaves the caller's file in place; copy across file systems.
+    await link(input.path, tmp).catch(() => copyFile(input.path, tmp));
     await rename(tmp, join(dir, `${version}.parquet`));
     return { name: input.name, version };
   }

@@ -586,7 +586,7 @@ export class FeatureStoreService {
       onProgress?.({ phase: 'join features', done: 0, total: 1 });
       const exclude = ['__rid', ...hidden].map(sqlIdent).join(', ');
       await duck.run(`COPY (SELECT * EXCLUDE (${exclude}) FROM (${retrievalSql(plan)})) TO ${sqlString(out)} (FORMAT parquet)`);
-      const [{ n }] = await duck.rows(`SELECT count(*) AS n FROM read_parquet(${sqlString(out)})`);
+      const [{ n }] = await duck.rows(`SELECT sum(num_rows) AS n FROM parquet_file_metadata(${sqlString(out)})`);
       const described = await duck.rows(`DESCRIBE SELECT * FROM read_parquet(${sqlString(out)})`);
       const resultColumns = described.map((r) => String(r.column_name));
       let rows: Record<string, unknown>[] | undefined;
