@@ -1,12 +1,12 @@
 /**
- * The feature store end to end over HTTP, on every online backend: definitions and their versions,
+ * The feature store end to end over HTTP, on every online backend and both metadata stores: definitions and their versions,
  * point-in-time retrieval saved as a dataset, materialization (full and incremental) and online reads
  * that equal the offline values, TTL, push, Feast's /get-online-features, consumers and impact, skew.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ManualClock } from '../src/core/clock.ts';
-import { onlineBackends } from './support/backends.ts';
+import { metadataBackends, onlineBackends } from './support/backends.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 
 const T0 = Date.UTC(2024, 4, 1, 0, 0, 0);
@@ -60,12 +60,18 @@ feature_services:
     features: [driver_hourly_stats:conv_rate, driver_hourly_stats:conv_x_acc, "driver_hourly_stats:busy", conv_plus, driver_windows]
 `;
 
-for (const backend of onlineBackends()) {
-  describe(`feature store over HTTP (online store: ${backend.name})`, { skip: backend.skip }, () => {
+/** Every online backend on SQLite metadata, and SQLite online on PostgreSQL metadata. */
+const CASES = [
+  ...onlineBackends().map((online) => ({ name: `online store: ${online.name}`, online, metadata: metadataBackends()[0], skip: online.skip })),
+  { name: 'metadata: postgres', online: onlineBackends()[0], metadata: metadataBackends()[1], skip: metadataBackends()[1].skip },
+];
+
+for (const { name, online, metadata, skip } of CASES) {
+  describe(`feature store over HTTP (${name})`, { skip }, () => {
     let server: TestServer;
     const clock = new ManualClock(T0 + 4 * H);
     before(async () => {
-      server = await startTestServer({ online: backend, clock });
+      server = await startTestServer({ online, metadata, clock });
       const upload = await server.fetch('/api/v1/datasets/driver_stats_src/versions', { method: 'POST', headers: { 'content-type': 'text/csv' }, body: CSV });
       assert.equal(upload.status, 201, await upload.text());
     });
