@@ -66,6 +66,7 @@ class ByteProgress {
   readonly #plain: boolean;
   #done = 0;
   #nextLine = 0.25;
+  #stopped = false;
 
   constructor(label: string, total: number, quiet: boolean) {
     this.#label = label;
@@ -81,12 +82,16 @@ class ByteProgress {
     } else if (this.#plain) process.stderr.write(`${label}: ${mib(total)}\n`);
   }
 
-  /** A pass-through stream that reports the bytes flowing through it. */
-  counter(): Transform {
+  /** A pass-through stream that reports the bytes flowing through it; `then` is shown once they all have. */
+  counter(then?: string): Transform {
     return new Transform({
       transform: (chunk: Buffer, _encoding, callback) => {
         this.add(chunk.length);
         callback(null, chunk);
+      },
+      flush: (callback) => {
+        if (then) this.stop(then);
+        callback();
       },
     });
   }
@@ -103,6 +108,8 @@ class ByteProgress {
   }
 
   stop(message?: string): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
     this.#bar?.stop();
     if (message && (this.#plain || this.#bar)) process.stderr.write(`${message}\n`);
   }
@@ -201,7 +208,7 @@ export function registerDataCommands(program: Command): void {
       if (!info?.isFile()) throw usage(`no such file: ${file}`);
       const schema = options.schema ? await readDocument(options.schema, 'schema') : undefined;
       const progress = new ByteProgress(`uploading ${basename(file)}`, info.size, options.json === true);
-      const body = createReadStream(file).pipe(progress.counter());
+      const body = createReadStream(file).pipe(progress.counter('uploaded; the server is converting and profiling it'));
       let result;
       try {
         result = await clientOf(options).addDatasetVersion(name, body, { format, schema, source: basename(file), description: options.description, size: info.size });
