@@ -75,6 +75,10 @@ async function inProcess(name: string, online: OnlineStore, calls: number) {
     for (let start = 0; start < ENTITIES; start += 1000) {
       await features.push(ctx, { feature_view: 'driver_stats', rows: Array.from({ length: 1000 }, (_, i) => row(start + i)) });
     }
+    const check = await features.getOnlineFeatures(ctx, { feature_service: 'model', entities: { driver_id: [42] } });
+    if (Object.values(check.rows[0].features).some((f) => f.status !== 'PRESENT') || check.rows[0].features.f3.value !== 42 * 0.001 + 3) {
+      throw new Error(`unexpected online answer: ${JSON.stringify(check.rows[0])}`);
+    }
     progress(`${name}: in-process reads`);
     const service = await measure(calls, (i) => features.getOnlineFeatures(ctx, { feature_service: 'model', entities: { driver_id: [(i * 7919) % ENTITIES] } }));
     const raw = await measure(calls, (i) => online.read('default/driver_stats', [`[${(i * 7919) % ENTITIES}]`]));
@@ -110,6 +114,8 @@ async function overHttp(name: string, env: NodeJS.ProcessEnv, calls: number) {
       const pushed = await post('/api/v1/features/push', { feature_view: 'driver_stats', rows: Array.from({ length: 1000 }, (_, i) => row(start + i)) });
       if (pushed.status !== 200) throw new Error(pushed.text);
     }
+    const check = JSON.parse((await post('/api/v1/features/online', { feature_service: 'model', entities: { driver_id: [42] } })).text) as { results: { statuses: Record<string, string> }[] };
+    if (Object.values(check.results[0].statuses).some((s) => s !== 'PRESENT')) throw new Error(`unexpected online answer: ${JSON.stringify(check)}`);
     progress(`${name}: HTTP reads`);
     const native = await measure(calls, async (i) => {
       const r = await post('/api/v1/features/online', { feature_service: 'model', entities: { driver_id: [(i * 7919) % ENTITIES] } });
