@@ -233,3 +233,20 @@ export function binRows(x: Matrix, rows: Uint32Array | null, thresholds: readonl
   }
   return binned;
 }
+
+/**
+ * Learns thresholds from every row of `x` and bins it (column-major), as a fit does on one thread.
+ * For tests and tools; a fit shares the same work between threads.
+ */
+export function fitBins(x: Matrix, maxBins: number): { thresholds: Float32Array[]; binned: Uint8Array } {
+  const { rows, cols, data } = x;
+  const column = new Float32Array(rows);
+  const binned = new Uint8Array(rows * cols);
+  const scratch = makeBinScratch(rows);
+  const thresholds: Float32Array[] = [];
+  for (let f = 0; f < cols; f++) {
+    for (let i = 0; i < rows; i++) column[i] = data[i * cols + f];
+    thresholds.push(binFeature(column, new Uint32Array(0), maxBins, binned, f * rows, scratch).thresholds);
+  }
+  return { thresholds, binned };
+}

@@ -11,7 +11,8 @@
 import { invalidParam } from '../../core/errors.ts';
 import { Random } from '../../core/random.ts';
 import type { OnnxGraphBuilder } from '../onnx/builder.ts';
-import type { FitOptions, FittedModel, Matrix, OnnxModelOutputs, Task } from '../types.ts';
+import type { Estimator } from '../pipeline.ts';
+import type { FitOptions, FittedModel, Matrix, OnnxModelOutputs, Target, Task } from '../types.ts';
 import { BINNING_SUBSAMPLE, binRows } from './binning.ts';
 import { TreeGrower, histogramSlots, slotBytes } from './grower.ts';
 import { C, RESULT_STRIDE, MAX_THREADS, TASK, type KernelArrays } from './kernels.ts';
@@ -227,17 +228,34 @@ export function restoreHistGradientBoosting(json: unknown): HistGradientBoosting
 }
 
 /**
- * Fits histogram gradient-boosted trees to the rows of `x` (NaN = missing) and targets `y` (class
- * indices for classification). Deterministic for `options.seed`. Throws `INVALID_PARAMETER_VALUE`
- * naming the bad hyperparameter or input before any work starts.
+ * The histogram gradient boosting estimator for pipelines: trees need no scaling or imputation (NaN is
+ * native) and take categories as ordinal codes.
+ */
+export function histGradientBoosting(params: HistGradientBoostingParams = {}): Estimator {
+  const resolved = resolveHgbtParams(params);
+  return {
+    kind: 'hist_gradient_boosting',
+    tasks: ['binary', 'multiclass', 'regression'],
+    preprocess: { numericImputation: 'none', categoricalImputation: 'none', standardize: false, categoricalEncoding: 'ordinal' },
+    params: { ...resolved, ...(params.n_threads !== undefined ? { n_threads: params.n_threads } : {}) },
+    fit: (x, target, options) => fitHistGradientBoosting(x, target, options, params),
+  };
+}
+
+/**
+ * Fits histogram gradient-boosted trees to the rows of `x` (NaN = missing) and the target (class
+ * indices for classification). Deterministic for `options.seed`, whatever the number of threads.
+ * Throws `INVALID_PARAMETER_VALUE` naming the bad hyperparameter or input before any work starts.
  */
 export async function fitHistGradientBoosting(
   x: Matrix,
-  y: Float64Array,
+  target: Target,
   options: FitOptions,
   params: HistGradientBoostingParams = {},
 ): Promise<HistGradientBoostingModel> {
   const p = resolveHgbtParams(params);
+  if (target.task !== options.task) throw invalidParam('task', `target is ${target.task}, options say ${options.task}`);
+  const y = target.values;
   const lossKind = checkData(x, y, options);
   const n = x.rows;
   const K = options.task === 'multiclass' ? options.nClasses : 1;

@@ -5,7 +5,7 @@
  * leaf weights and base values are written as double tensors (opset 3 `*_as_tensor` attributes), so the
  * runtime compares the same float32 values as TypeScript and sums the same leaf values in double.
  */
-import { type OnnxGraphBuilder, ints } from '../onnx/builder.ts';
+import { type OnnxGraphBuilder, int, ints } from '../onnx/builder.ts';
 import type { OnnxModelOutputs, Task } from '../types.ts';
 import type { Tree } from './tree.ts';
 
@@ -66,10 +66,12 @@ export function exportTreeEnsembleOnnx(model: TreeEnsembleSource, graph: OnnxGra
     nodes_missing_value_tracks_true: ints(nodesMissingTrue),
   };
   const base = { tensor: { type: 'double' as const, dims: [model.baseline.length], values: Array.from(model.baseline) } };
+  // onnxruntime sums leaf values in the precision of the operator's input: double, as TypeScript does.
+  const [xd] = graph.node('Cast', [input], [graph.fresh('hgbt_x_double')], { to: int(11) });
   if (model.task === 'regression') {
     const [value] = graph.node(
       'TreeEnsembleRegressor',
-      [input],
+      [xd],
       [graph.fresh('hgbt_value')],
       {
         ...nodeAttributes,
@@ -88,7 +90,7 @@ export function exportTreeEnsembleOnnx(model: TreeEnsembleSource, graph: OnnxGra
   }
   const [, probabilities] = graph.node(
     'TreeEnsembleClassifier',
-    [input],
+    [xd],
     [graph.fresh('hgbt_label'), graph.fresh('hgbt_probabilities')],
     {
       ...nodeAttributes,
