@@ -312,6 +312,18 @@ for (const { name, online, metadata, skip } of CASES) {
       assert.equal(conv.mismatches, 1);
       assert.equal(conv.mismatch_rate, 1 / 3);
       assert.deepEqual(conv.examples[0], { row: 1, served: 0.5, offline: 0.99 });
+      // The same check over a dataset of logged features.
+      const csv = ['driver_id,event_timestamp,conv_rate,trips', ...logged.map((l: Record<string, unknown>) => `${l.driver_id},${l.event_timestamp},${l.conv_rate},${l.trips}`)].join('\n');
+      const upload = await server.fetch('/api/v1/datasets/served_log/versions', { method: 'POST', headers: { 'content-type': 'text/csv' }, body: csv });
+      assert.equal(upload.status, 201);
+      const fromDataset = await server.json('POST', '/api/v1/features/skew', { features: ['driver_hourly_stats:conv_rate', 'driver_hourly_stats:trips'], logged_dataset: 'served_log' });
+      assert.equal(fromDataset.status, 200, JSON.stringify(fromDataset.body));
+      assert.deepEqual(fromDataset.body.features.map((f: { feature: string; mismatches: number }) => [f.feature, f.mismatches]), [['conv_rate', 1], ['trips', 0]]);
+      // The service's on-demand feature needs a request field the log lacks.
+      const lacking = await server.json('POST', '/api/v1/features/skew', { feature_service: 'driver_model', logged_dataset: 'served_log' });
+      assert.equal(lacking.status, 400);
+      assert.equal(lacking.body.errors[0].field, 'logged_dataset');
+      assert.match(lacking.body.detail, /val_to_add/);
     });
   });
 }

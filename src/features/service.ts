@@ -650,9 +650,17 @@ export class FeatureStoreService {
     return { plan, used, hidden: [...hidden.values()] };
   }
 
-  async #loadEntities(ctx: RequestContext, duck: Duck, table: string, input: RetrieveInput, tsColumn: string, selection: Selection) {
+  async #loadEntities(
+    ctx: RequestContext,
+    duck: Duck,
+    table: string,
+    input: RetrieveInput,
+    tsColumn: string,
+    selection: Selection,
+    fields = { rows: 'entity_rows', dataset: 'entity_dataset' },
+  ) {
     const parents: { name: string; version: string }[] = [];
-    if ((input.entity_rows === undefined) === (input.entity_dataset === undefined)) throw invalidParam('entity_rows', 'give either entity_rows or entity_dataset');
+    if ((input.entity_rows === undefined) === (input.entity_dataset === undefined)) throw invalidParam(fields.rows, `give either ${fields.rows} or ${fields.dataset}`);
     if (input.entity_dataset !== undefined) {
       const at = input.entity_dataset.lastIndexOf('@');
       const name = at === -1 ? input.entity_dataset : input.entity_dataset.slice(0, at);
@@ -664,20 +672,20 @@ export class FeatureStoreService {
       const described = await duck.rows(`DESCRIBE ${sqlIdent(table)}`);
       const columns = described.map((r) => String(r.column_name)).filter((c) => c !== '__rid');
       const missing = [...selection.keys.keys(), ...selection.requestFields.keys(), tsColumn].filter((k) => !columns.includes(k));
-      if (missing.length > 0) throw invalidParam('entity_dataset', `dataset ${name} lacks column(s) ${missing.join(', ')}`);
+      if (missing.length > 0) throw invalidParam(fields.dataset, `dataset ${name} lacks column(s) ${missing.join(', ')}`);
       return { columns, parents };
     }
     const rows = input.entity_rows!;
-    if (rows.length === 0) throw invalidParam('entity_rows', 'give at least one entity row');
+    if (rows.length === 0) throw invalidParam(fields.rows, 'give at least one row');
     const types = new Map<string, ExprType>([[tsColumn, 'timestamp'], ...selection.keys, ...selection.requestFields]);
     const names: string[] = [];
     for (const row of rows) for (const k of Object.keys(row)) if (!names.includes(k)) names.push(k);
-    for (const k of [...selection.keys.keys(), tsColumn]) if (!names.includes(k)) throw invalidParam(`entity_rows[0].${k}`, 'is required');
+    for (const k of [...selection.keys.keys(), tsColumn]) if (!names.includes(k)) throw invalidParam(`${fields.rows}[0].${k}`, 'is required');
     for (const name of names) if (!types.has(name)) types.set(name, inferType(rows, name));
     const columns: DuckColumn[] = [{ name: '__rid', type: 'int' }, ...names.map((name) => ({ name, type: types.get(name)! }))];
     const values = rows.map((row, i) => {
       const out: Record<string, ExprValue> = { __rid: i };
-      for (const name of names) out[name] = coerce(row[name], types.get(name)!, `entity_rows[${i}].${name}`);
+      for (const name of names) out[name] = coerce(row[name], types.get(name)!, `${fields.rows}[${i}].${name}`);
       return out;
     });
     await duck.load(table, columns, values);
@@ -842,7 +850,10 @@ export class FeatureStoreService {
     const duck = await (await this.#engine()).fork();
     const logged = `logged_${newHexId()}`;
     try {
-      const { columns } = await this.#loadEntities(ctx, duck, logged, { entity_rows: input.logged_rows, entity_dataset: input.logged_dataset }, tsColumn, selection);
+      const { columns } = await this.#loadEntities(ctx, duck, logged, { entity_rows: input.logged_rows, entity_dataset: input.logged_dataset }, tsColumn, selection, {
+        rows: 'logged_rows',
+        dataset: 'logged_dataset',
+      });
       const compared = selection.outputs.filter((o) => columns.includes(o.output));
       if (compared.length === 0) throw invalidParam(input.logged_dataset ? 'logged_dataset' : 'logged_rows', `holds none of the selected features (${selection.outputs.map((o) => o.output).join(', ')})`);
       const keep = columns.filter((c) => !compared.some((o) => o.output === c));

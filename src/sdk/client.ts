@@ -265,9 +265,12 @@ export class MloopApi extends MloopClient {
 
   // ---- feature store ----
 
-  /** Applies a definitions document (YAML text); every changed definition gets a new version. */
-  applyFeatures(yaml: string): Promise<{ results: { kind: string; name: string; version: string; status: string }[] }> {
-    return this.request('POST', '/features/apply', { body: { yaml } });
+  /**
+   * Applies a definitions document — YAML text, or the object the `features/define.ts` builders make;
+   * every changed definition gets a new version.
+   */
+  applyFeatures(definitions: string | object): Promise<{ results: { kind: string; name: string; version: string; status: string }[] }> {
+    return this.request('POST', '/features/apply', { body: typeof definitions === 'string' ? { yaml: definitions } : definitions });
   }
 
   /** The current version of every feature definition (of one kind when given). */
