@@ -10,12 +10,14 @@ import { MloopError } from '../core/errors.ts';
 import { datasetRoutes } from '../data/routes.ts';
 import { feastRoutes, featureRoutes } from '../features/routes.ts';
 import { newUuid } from '../core/ids.ts';
+import { jobRoutes } from '../jobs/routes.ts';
 import { registryMlflowRoutes } from '../registry/mlflow-routes.ts';
 import { registryRoutes } from '../registry/routes.ts';
 import type { BlobStore, MetadataStore, OnlineStore } from '../storage/ports.ts';
 import { trackingArtifactListRoute, trackingArtifactRoutes } from '../tracking/artifact-routes.ts';
 import { trackingMlflowRoutes } from '../tracking/mlflow-routes.ts';
 import { trackingRoutes } from '../tracking/routes.ts';
+import { trainingRoutes } from '../training/routes.ts';
 import { mlflowErrorHandler, problemErrorHandler } from './errors.ts';
 import { parseJsonBody } from './json-body.ts';
 import { installHttpMetrics } from './metrics.ts';
@@ -69,6 +71,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
   http.addHook('onClose', async () => services.datasets.close());
   http.addHook('onClose', async () => services.features.close());
+  http.addHook('onClose', async () => services.jobs.close());
+  // Jobs a previous life of this server left unfinished end as FAILED now.
+  await services.jobs.recoverInterrupted({ atStartup: true });
 
   // Only JSON is a request body here; text/plain (the form-post CSRF vector) gets 415.
   http.removeAllContentTypeParsers();
@@ -136,6 +141,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       await registryRoutes(v1, services);
       await datasetRoutes(v1, services);
       await featureRoutes(v1, services);
+      await jobRoutes(v1, services);
+      await trainingRoutes(v1, services);
     },
     { prefix: '/api/v1' },
   );

@@ -5,13 +5,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatasetService } from '../data/service.ts';
 import { datasetServiceDatasets } from '../features/datasets.ts';
+import { Duck } from '../features/duck.ts';
 import { FeatureStoreService } from '../features/service.ts';
+import { JobService, stableWorkerId } from '../jobs/service.ts';
 import { LineageService } from '../lineage/service.ts';
 import { openOnlineStore } from '../storage/index.ts';
 import type { BlobStore, MetadataStore, OnlineStore } from '../storage/ports.ts';
 import { RegistryService } from '../registry/service.ts';
 import { ArtifactService } from '../tracking/artifacts.ts';
 import { TrackingService } from '../tracking/service.ts';
+import { TrainingService } from '../training/service.ts';
 
 /** What services are built from. */
 export interface ServiceDeps {
@@ -31,6 +34,8 @@ export interface Services {
   readonly datasets: DatasetService;
   readonly features: FeatureStoreService;
   readonly lineage: LineageService;
+  readonly jobs: JobService;
+  readonly training: TrainingService;
 }
 
 /** Builds every service. */
@@ -64,6 +69,9 @@ export function createServices(deps: ServiceDeps): Services {
     clock: deps.clock,
     scratchDir: join(deps.config.home ?? tmpdir(), 'tmp', 'features'),
     modelVersionExists: (ctx, name, version) => registry.getModelVersion(ctx, name, version),
+    withDuck: async (fn) => (await datasets.duck()).withConnection(async (connection) => fn(await Duck.wrap(connection.raw))),
   });
-  return { tracking, registry, artifacts, datasets, features, lineage };
+  const jobs = new JobService({ metadata: deps.metadata, clock: deps.clock, workerId: stableWorkerId(deps.config.home) });
+  const training = new TrainingService({ clock: deps.clock, tracking, registry, artifacts, datasets, features, lineage, jobs });
+  return { tracking, registry, artifacts, datasets, features, lineage, jobs, training };
 }

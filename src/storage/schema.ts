@@ -282,6 +282,50 @@ export interface LineageEdgesTable {
   created_by: string;
 }
 
+/** jobs: background work (training, tuning, evaluation) with its progress and outcome. */
+export interface JobsTable {
+  id: string;
+  project: string;
+  kind: string;
+  /** QUEUED, RUNNING, SUCCEEDED, FAILED or CANCELLED. */
+  status: string;
+  /** Fraction done, 0..1. */
+  progress: number;
+  message: string | null;
+  /** JSON of the validated request. */
+  spec: string;
+  /** JSON of the outcome, when SUCCEEDED. */
+  result: string | null;
+  /** JSON `{code, message}`, when FAILED or CANCELLED. */
+  error: string | null;
+  /** The worker that runs (or ran) the job. */
+  worker: string | null;
+  cancel_requested: number;
+  created_at: number;
+  created_by: string;
+  started_at: number | null;
+  finished_at: number | null;
+  /** Wall-clock time the worker last reported it was alive. */
+  heartbeat_at: number | null;
+}
+
+/** evaluation: stored evaluation reports of model versions. */
+export interface EvaluationsTable {
+  id: string;
+  project: string;
+  model_name: string;
+  model_version: string;
+  /** `name@sha256` of the dataset version evaluated on. */
+  dataset: string;
+  job_id: string | null;
+  /** passed, failed or none (no gate declared). */
+  gate_status: string;
+  /** JSON of the report. */
+  report: string;
+  created_at: number;
+  created_by: string;
+}
+
 /** Every table of the metadata database. */
 export interface Database {
   projects: ProjectsTable;
@@ -309,4 +353,6 @@ export interface Database {
   dataset_parents: DatasetParentsTable;
   dataset_dependents: DatasetDependentsTable;
   dataset_validations: DatasetValidationsTable;
+  jobs: JobsTable;
+  evaluations: EvaluationsTable;
 }

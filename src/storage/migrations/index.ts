@@ -9,6 +9,7 @@ import { tracking } from './0002-tracking.ts';
 import { registry } from './0003-registry.ts';
 import { datasets } from './0005-datasets.ts';
 import { features } from './0006-features.ts';
+import { training } from './0007-training.ts';
 
 /** Every migration, by name, for the given dialect. */
 export function migrationsFor(dialect: SqlDialect): Record<string, Migration> {
@@ -18,5 +19,6 @@ export function migrationsFor(dialect: SqlDialect): Record<string, Migration> {
     '0003-registry': registry(dialect),
     '0005-datasets': datasets(dialect),
     '0006-features': features(dialect),
+    '0007-training': training(dialect),
   };
 }

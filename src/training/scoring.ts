@@ -1,0 +1,148 @@
+/**
+ * Scoring tables with an ONNX model in onnxruntime-node: builds the input tensors a signature asks
+ * for from a {@link Table}, runs the session in batches, and reads the outputs back as the metrics
+ * read them (class probabilities or values). Also measures single-row latency.
+ */
+import * as ort from 'onnxruntime-node';
+import { invalidParam, MloopError } from '../core/errors.ts';
+import type { Table } from './types.ts';
+
+/** An input or output of a model signature, as mloop stores it for built-in and external models. */
+export interface SignatureTensor {
+  readonly name: string;
+  /** ONNX element type name: `float`, `double`, `int64`, `int32`, `string`, `bool`, … */
+  readonly type: string;
+  /** Dimensions: numbers, symbolic names, or -1/null for unknown. */
+  readonly shape: readonly (number | string | null)[];
+}
+
+/** How a model's outputs map to predictions. */
+export interface ScoringSignature {
+  readonly inputs: readonly SignatureTensor[];
+  readonly outputs: readonly SignatureTensor[];
+  readonly task: 'binary' | 'multiclass' | 'regression';
+  /** Classification: the output holding class probabilities [N, k]. */
+  readonly probabilitiesOutput?: string;
+  /** Regression: the output holding values [N] or [N, 1]. */
+  readonly valueOutput?: string;
+}
+
+/** Predictions of a model on a table. */
+export interface Scores {
+  /** Regression values, one per row. */
+  readonly values?: Float64Array;
+  /** Class probabilities, row-major rows × k. */
+  readonly probabilities?: Float64Array;
+  readonly nClasses?: number;
+}
+
+const BATCH = 4096;
+
+/** Opens an onnxruntime session on model bytes; a file onnxruntime cannot load is INVALID_PARAMETER_VALUE on `field`. */
+export async function openSession(bytes: Uint8Array, field = 'model'): Promise<ort.InferenceSession> {
+  try {
+    return await ort.InferenceSession.create(bytes, { executionProviders: ['cpu'], graphOptimizationLevel: 'all' });
+  } catch (error) {
+    throw invalidParam(field, `onnxruntime cannot load the model: ${(error as Error).message.split('\n')[0]}`);
+  }
+}
+
+/** The input tensors of rows [start, end) of `table` for `signature`'s inputs (each [N, 1] or [N]). */
+export function feedsOf(table: Table, inputs: readonly SignatureTensor[], start = 0, end = table.rows): Record<string, ort.Tensor> {
+  const n = end - start;
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const input of inputs) {
+    const column = table.columns.find((c) => c.name === input.name);
+    if (!column) throw invalidParam('data', `the model needs input column "${input.name}", which the data lacks`);
+    const dims = input.shape.length === 1 ? [n] : [n, 1];
+    if (input.shape.length > 2 || (input.shape.length === 2 && typeof input.shape[1] === 'number' && input.shape[1] !== 1)) {
+      throw invalidParam('model', `input "${input.name}" has shape [${input.shape.join(', ')}]; only one column per input ([N, 1] or [N]) can be fed from a dataset`);
+    }
+    if (input.type === 'string') {
+      const values = new Array<string>(n);
+      for (let i = 0; i < n; i++) {
+        const v = column.kind === 'categorical' ? column.values[start + i] : column.values[start + i];
+        values[i] = v === null || (typeof v === 'number' && Number.isNaN(v)) ? '' : String(v);
+      }
+      feeds[input.name] = new ort.Tensor('string', values, dims);
+      continue;
+    }
+    if (column.kind !== 'numeric') throw invalidParam('data', `column "${input.name}" is text but the model reads ${input.type}`);
+    const src = column.values.subarray(start, end);
+    switch (input.type) {
+      case 'float':
+        feeds[input.name] = new ort.Tensor('float32', Float32Array.from(src), dims);
+        break;
+      case 'double':
+        feeds[input.name] = new ort.Tensor('float64', Float64Array.from(src), dims);
+        break;
+      case 'int64':
+        feeds[input.name] = new ort.Tensor('int64', BigInt64Array.from(src, (v) => BigInt(Number.isFinite(v) ? Math.trunc(v) : 0)), dims);
+        break;
+      case 'int32':
+        feeds[input.name] = new ort.Tensor('int32', Int32Array.from(src), dims);
+        break;
+      case 'bool':
+        feeds[input.name] = new ort.Tensor('bool', Uint8Array.from(src, (v) => (v ? 1 : 0)), dims);
+        break;
+      default:
+        throw invalidParam('model', `input "${input.name}" has type ${input.type}, which cannot be fed from a dataset`);
+    }
+  }
+  return feeds;
+}
+
+function toFloat64(data: unknown): Float64Array {
+  if (data instanceof Float64Array) return data;
+  if (data instanceof Float32Array || data instanceof Int32Array || data instanceof Uint8Array) return Float64Array.from(data);
+  if (data instanceof BigInt64Array) return Float64Array.from(data, (v) => Number(v));
+  throw new MloopError('INVALID_PARAMETER_VALUE', 'model output is not numeric');
+}
+
+/** Scores every row of `table`. */
+export async function scoreTable(session: ort.InferenceSession, table: Table, signature: ScoringSignature): Promise<Scores> {
+  const wanted = signature.task === 'regression' ? signature.valueOutput : signature.probabilitiesOutput;
+  if (!wanted) throw invalidParam('model', `the signature names no ${signature.task === 'regression' ? 'value' : 'probabilities'} output`);
+  const parts: Float64Array[] = [];
+  let width = 0;
+  for (let start = 0; start < table.rows; start += BATCH) {
+    const end = Math.min(table.rows, start + BATCH);
+    const out = await session.run(feedsOf(table, signature.inputs, start, end), [wanted]);
+    const tensor = out[wanted];
+    const values = toFloat64(tensor.data);
+    width = (end - start) === 0 ? 0 : values.length / (end - start);
+    parts.push(values);
+  }
+  const all = new Float64Array(parts.reduce((s, p) => s + p.length, 0));
+  let offset = 0;
+  for (const p of parts) {
+    all.set(p, offset);
+    offset += p.length;
+  }
+  if (signature.task === 'regression') {
+    if (width > 1) throw invalidParam('model', `output ${wanted} has ${width} values per row; a regression model gives one`);
+    return { values: all };
+  }
+  return { probabilities: all, nClasses: width };
+}
+
+/**
+ * Single-row latency of `session`: runs each of the first rows of `table` (cycling) `runs` times after
+ * `warmup` runs; returns percentiles in milliseconds.
+ */
+export async function measureLatency(session: ort.InferenceSession, table: Table, inputs: readonly SignatureTensor[], options: { runs?: number; warmup?: number } = {}): Promise<{ p50: number; p99: number; runs: number }> {
+  const runs = options.runs ?? 200;
+  const warmup = options.warmup ?? 20;
+  const rows = Math.max(1, Math.min(table.rows, 64));
+  const feeds = Array.from({ length: rows }, (_, r) => feedsOf(table, inputs, r, r + 1));
+  for (let i = 0; i < warmup; i++) await session.run(feeds[i % rows]);
+  const times = new Float64Array(runs);
+  for (let i = 0; i < runs; i++) {
+    const t = process.hrtime.bigint();
+    await session.run(feeds[i % rows]);
+    times[i] = Number(process.hrtime.bigint() - t) / 1e6;
+  }
+  times.sort();
+  const at = (q: number) => times[Math.min(runs - 1, Math.ceil(q * runs) - 1)];
+  return { p50: at(0.5), p99: at(0.99), runs };
+}
