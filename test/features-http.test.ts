@@ -144,6 +144,12 @@ for (const { name, online, metadata, skip } of CASES) {
       const saved = await server.json('GET', `/api/v1/datasets/training_set/versions/${res.body.dataset.version}`);
       assert.equal(saved.status, 200);
       assert.ok(res.body.feature_views.some((v: { name: string }) => v.name === 'driver_hourly_stats'));
+      // Retrievals share the process's DuckDB engine with the datasets module: several at once, and an upload beside them.
+      const concurrent = await Promise.all([
+        ...[1, 2, 3].map((n) => server.json('POST', '/api/v1/features/retrieve', { feature_service: 'driver_model', entity_rows: rows, save_as: `concurrent_${n}` })),
+        server.fetch('/api/v1/datasets/unrelated/versions', { method: 'POST', headers: { 'content-type': 'text/csv' }, body: 'a,b\n1,2\n' }),
+      ]);
+      assert.deepEqual(concurrent.map((r) => r.status), [200, 200, 200, 201]);
     });
 
     it('materializes, and online reads equal the offline values at the same time', async () => {

@@ -18,10 +18,18 @@ export interface DuckColumn {
 /** One DuckDB database (in memory unless a path is given) with one connection. */
 export class Duck {
   private constructor(
-    readonly instance: DuckDBInstance,
+    readonly instance: DuckDBInstance | undefined,
     readonly connection: DuckDBConnection,
     readonly ownsInstance: boolean,
+    readonly ownsConnection = true,
   ) {}
+
+  /** Wraps a connection someone else owns (e.g. one borrowed from the process's shared engine); `close` leaves it open. */
+  static async wrap(connection: DuckDBConnection): Promise<Duck> {
+    const duck = new Duck(undefined, connection, false, false);
+    await duck.run("SET TimeZone = 'UTC'");
+    return duck;
+  }
 
   /** Opens an in-memory database; `threads` caps DuckDB's worker threads. */
   static async open(options: { threads?: number; memoryLimit?: string } = {}): Promise<Duck> {
@@ -36,6 +44,7 @@ export class Duck {
 
   /** Another connection to the same database (its own temp tables); close it when done. */
   async fork(): Promise<Duck> {
+    if (!this.instance) throw new Error('a wrapped connection cannot be forked');
     const duck = new Duck(this.instance, await this.instance.connect(), false);
     await duck.run("SET TimeZone = 'UTC'");
     return duck;
@@ -105,8 +114,8 @@ export class Duck {
 
   /** Closes the connection, and the database when this is not a fork. */
   close(): void {
-    this.connection.closeSync();
-    if (this.ownsInstance) this.instance.closeSync();
+    if (this.ownsConnection) this.connection.closeSync();
+    if (this.ownsInstance) this.instance?.closeSync();
   }
 }
 

@@ -7,7 +7,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clock } from '../core/clock.ts';
 import type { RequestContext } from '../core/context.ts';
-import { MloopError, invalidParam, notFound, type FieldError } from '../core/errors.ts';
+import { MloopError, invalidParam, isMloopError, notFound, type FieldError } from '../core/errors.ts';
 import { newHexId } from '../core/ids.ts';
 import type { LineageNode, LineageService } from '../lineage/service.ts';
 import type { MetadataStore, OnlineStore, OnlineValue, OnlineWrite } from '../storage/ports.ts';
@@ -43,7 +43,12 @@ export interface FeatureStoreDeps {
   readonly modelVersionExists?: (ctx: RequestContext, name: string, version: string) => Promise<unknown>;
   /** Close the online store when the service closes (it was opened for it). */
   readonly closeOnline?: boolean;
-  /** DuckDB worker threads (default: DuckDB's choice). */
+  /**
+   * Lends a DuckDB connection for the length of `fn` (e.g. from the process's shared engine, so that
+   * one buffer pool and one thread pool serve every module); the service opens its own when absent.
+   */
+  readonly withDuck?: <T>(fn: (duck: Duck) => Promise<T>) => Promise<T>;
+  /** DuckDB worker threads of the service's own database (default: DuckDB's choice). */
   readonly duckThreads?: number;
 }
 
@@ -205,10 +210,25 @@ export class FeatureStoreService {
 
   constructor(readonly deps: FeatureStoreDeps) {}
 
-  /** The shared DuckDB database, opened on first use. */
-  async #engine(): Promise<Duck> {
+  /**
+   * A DuckDB connection for one unit of work: borrowed through `deps.withDuck` (the process's shared
+   * engine) when given, else from this service's own database. Call `release` when done.
+   */
+  async #connect(): Promise<{ duck: Duck; release: () => void }> {
+    const borrow = this.deps.withDuck;
+    if (borrow) {
+      return new Promise((resolve, reject) => {
+        let release!: () => void;
+        const done = new Promise<void>((r) => (release = r));
+        borrow(async (duck) => {
+          resolve({ duck, release });
+          await done;
+        }).catch(reject);
+      });
+    }
     this.#duck ??= Duck.open({ threads: this.deps.duckThreads });
-    return this.#duck;
+    const duck = await (await this.#duck).fork();
+    return { duck, release: () => duck.close() };
   }
 
   /** Closes DuckDB, and the online store when it was opened for this service. */
@@ -546,15 +566,23 @@ export class FeatureStoreService {
   }
 
   async #appendToSource(ctx: RequestContext, view: ResolvedView, columns: DuckColumn[], rows: Record<string, ExprValue>[]) {
-    const source = await this.deps.datasets.resolve(ctx, view.spec.source.dataset).catch(() => undefined);
-    const duck = await (await this.#engine()).fork();
+    // A view whose source has no version yet gets its first one from the pushed rows.
+    const source = await this.deps.datasets.resolve(ctx, view.spec.source.dataset).catch((error: unknown) => {
+      if (isMloopError(error) && error.code === 'RESOURCE_DOES_NOT_EXIST') return undefined;
+      throw error;
+    });
     const table = `push_${newHexId()}`;
     const out = await this.#scratch('push.parquet');
     try {
-      await duck.load(table, columns, rows);
-      const union = source ? `SELECT * FROM read_parquet(${sqlString(source.path)}) UNION ALL BY NAME SELECT * FROM ${table}` : `SELECT * FROM ${table}`;
-      await duck.run(`COPY (${union}) TO ${sqlString(out)} (FORMAT parquet)`);
-      await duck.run(`DROP TABLE ${table}`);
+      const { duck, release } = await this.#connect();
+      try {
+        await duck.load(table, columns, rows);
+        const union = source ? `SELECT * FROM read_parquet(${sqlString(source.path)}) UNION ALL BY NAME SELECT * FROM ${table}` : `SELECT * FROM ${table}`;
+        await duck.run(`COPY (${union}) TO ${sqlString(out)} (FORMAT parquet)`);
+      } finally {
+        await dropRelation(duck, table);
+        release();
+      }
       return await this.deps.datasets.saveDerived(ctx, {
         name: view.spec.source.dataset,
         path: out,
@@ -562,7 +590,6 @@ export class FeatureStoreService {
         transformation: { kind: 'feature_push', feature_view: view.name, rows: rows.length },
       });
     } finally {
-      duck.close();
       await rm(out, { force: true });
     }
   }
@@ -576,9 +603,17 @@ export class FeatureStoreService {
   async retrieve(ctx: RequestContext, input: RetrieveInput, onProgress?: (p: Progress) => void): Promise<RetrieveResult> {
     const selection = await this.select(ctx, input);
     const tsColumn = input.timestamp_column ?? ENTITY_TS_DEFAULT;
-    const duck = await (await this.#engine()).fork();
+    const { duck, release } = await this.#connect();
     const entityTable = `entities_${newHexId()}`;
     const out = await this.#scratch('retrieval.parquet');
+    let connected = true;
+    // Saving the result may need a connection of its own from a shared engine: give this one back first.
+    const disconnect = async () => {
+      if (!connected) return;
+      connected = false;
+      await dropRelation(duck, entityTable);
+      release();
+    };
     try {
       onProgress?.({ phase: 'load entity rows', done: 0, total: 1 });
       const { columns: entityColumns, parents } = await this.#loadEntities(ctx, duck, entityTable, input, tsColumn, selection);
@@ -594,6 +629,7 @@ export class FeatureStoreService {
         const timestamps = new Set(described.filter((r) => String(r.column_type).startsWith('TIMESTAMP')).map((r) => String(r.column_name)));
         rows = (await duck.rows(`SELECT * FROM read_parquet(${sqlString(out)}) LIMIT ${Math.floor(input.return_rows)}`)).map(isoTimestamps(timestamps));
       }
+      await disconnect();
       onProgress?.({ phase: 'save dataset', done: 0, total: 1 });
       const name = input.save_as ?? `features-${selection.service?.name ?? 'adhoc'}`;
       const saved = await this.deps.datasets.saveDerived(ctx, {
@@ -617,8 +653,7 @@ export class FeatureStoreService {
       onProgress?.({ phase: 'done', done: 1, total: 1 });
       return { dataset: saved, row_count: Number(n), columns: resultColumns, feature_views: used, ...(rows ? { rows } : {}) };
     } finally {
-      await dropRelation(duck, entityTable);
-      duck.close();
+      await disconnect();
       await rm(out, { force: true });
     }
   }
@@ -721,7 +756,7 @@ export class FeatureStoreService {
     const start = input.start ?? (input.incremental && mark ? Number(mark.high_water) : undefined);
     const source = await this.deps.datasets.resolve(ctx, view.spec.source.dataset, view.spec.source.version);
     const from = `read_parquet(${sqlString(source.path)}, file_row_number=true)`;
-    const duck = await (await this.#engine()).fork();
+    const { duck, release } = await this.#connect();
     const table = onlineTable(ctx.project, view.name);
     let written = 0;
     let skipped = 0;
@@ -760,7 +795,7 @@ export class FeatureStoreService {
       }
       if (all.length === 0) onProgress?.({ phase: 'write online', view: view.name, done: 0, total: 0 });
     } finally {
-      duck.close();
+      release();
     }
     const now = this.deps.clock.now();
     await this.queries.markMaterialized(db, {
@@ -847,7 +882,7 @@ export class FeatureStoreService {
     const selection = await this.select(ctx, input);
     const tsColumn = input.timestamp_column ?? ENTITY_TS_DEFAULT;
     const tolerance = input.tolerance ?? 0;
-    const duck = await (await this.#engine()).fork();
+    const { duck, release } = await this.#connect();
     const logged = `logged_${newHexId()}`;
     try {
       const { columns } = await this.#loadEntities(ctx, duck, logged, { entity_rows: input.logged_rows, entity_dataset: input.logged_dataset }, tsColumn, selection, {
@@ -876,7 +911,7 @@ export class FeatureStoreService {
       return { rows: rows.length, features };
     } finally {
       await dropRelation(duck, logged);
-      duck.close();
+      release();
     }
   }
 
