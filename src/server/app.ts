@@ -8,6 +8,7 @@ import type { Clock } from '../core/clock.ts';
 import type { ServerConfig } from '../core/config.ts';
 import { MloopError } from '../core/errors.ts';
 import { datasetRoutes } from '../data/routes.ts';
+import { evaluationRoutes } from '../evaluation/routes.ts';
 import { feastRoutes, featureRoutes } from '../features/routes.ts';
 import { newUuid } from '../core/ids.ts';
 import { jobRoutes } from '../jobs/routes.ts';
@@ -143,6 +144,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       await featureRoutes(v1, services);
       await jobRoutes(v1, services);
       await trainingRoutes(v1, services);
+      await evaluationRoutes(v1, services);
     },
     { prefix: '/api/v1' },
   );

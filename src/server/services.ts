@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { DatasetService } from '../data/service.ts';
 import { datasetServiceDatasets } from '../features/datasets.ts';
 import { Duck } from '../features/duck.ts';
+import { EvaluationService } from '../evaluation/service.ts';
 import { FeatureStoreService } from '../features/service.ts';
 import { JobService, stableWorkerId } from '../jobs/service.ts';
 import { LineageService } from '../lineage/service.ts';
@@ -36,6 +37,7 @@ export interface Services {
   readonly lineage: LineageService;
   readonly jobs: JobService;
   readonly training: TrainingService;
+  readonly evaluation: EvaluationService;
 }
 
 /** Builds every service. */
@@ -73,5 +75,6 @@ export function createServices(deps: ServiceDeps): Services {
   });
   const jobs = new JobService({ metadata: deps.metadata, clock: deps.clock, workerId: stableWorkerId(deps.config.home) });
   const training = new TrainingService({ clock: deps.clock, tracking, registry, artifacts, datasets, features, lineage, jobs });
-  return { tracking, registry, artifacts, datasets, features, lineage, jobs, training };
+  const evaluation = new EvaluationService({ metadata: deps.metadata, clock: deps.clock, registry, tracking, artifacts, datasets, jobs });
+  return { tracking, registry, artifacts, datasets, features, lineage, jobs, training, evaluation };
 }

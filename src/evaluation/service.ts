@@ -1,0 +1,798 @@
+/**
+ * Evaluation of registered model versions, as jobs: the ONNX model scores a dataset version in
+ * onnxruntime (what serving runs), and the report holds metrics with bootstrap intervals, the
+ * confusion matrix and calibration, slices, a fairness audit per protected attribute, permutation
+ * importance and SHAP values (TreeSHAP for boosted trees, KernelSHAP otherwise, on a sample), model
+ * size and p99 single-row latency, and the model's validation gate: the gate spec declared on the
+ * registered model, evaluated against these numbers and against the `champion` alias scored on the
+ * same rows (paired significance). The report is stored; the version is tagged `mloop.gate=passed|failed`
+ * and `mloop.evaluation_id`, and its model card shows both.
+ *
+ * Gate specs and model-card specs (intended use, limitations) are stored as tags of the registered
+ * model (`mloop.gate_spec`, `mloop.card_spec`), so they follow renames and go with the model.
+ */
+import { z } from 'zod';
+import type { Clock } from '../core/clock.ts';
+import type { RequestContext } from '../core/context.ts';
+import { invalidParam, isMloopError, MloopError, notFound } from '../core/errors.ts';
+import { newHexId } from '../core/ids.ts';
+import { Random } from '../core/random.ts';
+import { decodePageToken, nextPageToken } from '../core/search/index.ts';
+import { parseInput } from '../core/validation.ts';
+import { formatVersionRef, parseVersionRef, type DatasetVersion } from '../data/domain.ts';
+import type { DatasetService } from '../data/service.ts';
+import type { Job } from '../jobs/domain.ts';
+import type { JobContext, JobService } from '../jobs/service.ts';
+import type { ModelVersion } from '../registry/domain.ts';
+import type { RegistryService } from '../registry/service.ts';
+import type { MetadataStore } from '../storage/ports.ts';
+import { artifactUriToKey, type ArtifactService } from '../tracking/artifacts.ts';
+import type { TrackingService } from '../tracking/service.ts';
+import { ComputeClient, type ComputeMode } from '../training/compute-client.ts';
+import type { ExplainOutput } from '../training/compute.ts';
+import { subsetTable } from '../training/cv.ts';
+import { readModelFolder, type ModelFolder, type StoredSignature } from '../training/model-files.ts';
+import { measureLatency, openSession, scoreTable } from '../training/scoring.ts';
+import type { Table, Task } from '../training/types.ts';
+import { bootstrapMetric } from './bootstrap.ts';
+import { fairnessAudit, type FairnessReport } from './fairness.ts';
+import { evaluateGate, gateSpecSchema, parseGateSpec, type GateResult, type GateSpec } from './gate.ts';
+import { calibrationCurve, type CalibrationCurve } from './metrics/calibration.ts';
+import { confusionMatrix, type ConfusionMatrix } from './metrics/classification.ts';
+import { computeMetric, defaultMetrics, getMetric, predictions, type EvaluationData } from './metrics/registry.ts';
+import { renderModelCardHtml, renderModelCardMarkdown, type ModelCardDataset, type ModelCardInput, type ModelCardMetric } from './model-card.ts';
+import { sliceMetrics, type SliceReport } from './slices.ts';
+import { EvaluationStore, type EvaluationRow } from './store.ts';
+
+/** Tag of a registered model holding its gate spec (JSON). */
+export const GATE_SPEC_TAG = 'mloop.gate_spec';
+/** Tag of a registered model holding its model-card spec (JSON). */
+export const CARD_SPEC_TAG = 'mloop.card_spec';
+/** Tag of a model version: `passed` or `failed`, the outcome of its latest gated evaluation. */
+export const GATE_TAG = 'mloop.gate';
+/** Tag of a model version: the id of its latest evaluation. */
+export const EVALUATION_TAG = 'mloop.evaluation_id';
+
+/** What {@link EvaluationService} needs. */
+export interface EvaluationDeps {
+  readonly metadata: MetadataStore;
+  readonly clock: Clock;
+  readonly registry: RegistryService;
+  readonly tracking: TrackingService;
+  readonly artifacts: ArtifactService;
+  readonly datasets: DatasetService;
+  readonly jobs: JobService;
+  readonly compute?: ComputeMode;
+}
+
+const toggle = <T extends z.ZodRawShape>(shape: T) => z.strictObject({ enabled: z.boolean().default(true), ...shape });
+
+/** Schema of `POST /api/v1/evaluations`. */
+export const evaluationRequestSchema = z.strictObject({
+  /** `name`, `name@<version>` or `name@<alias>`. */
+  model: z.string({ error: 'expected a model name, name@version or name@alias' }).min(1).max(500),
+  version: z.union([z.string().min(1), z.number().int().min(1)]).optional(),
+  alias: z.string().min(1).max(255).optional(),
+  /** Dataset version to score, `name@version`. */
+  dataset: z.string({ error: 'expected a dataset reference name@version' }).min(1).max(1000),
+  /** `all` rows of the dataset, or only the `holdout` rows of the run that trained the model (same dataset version). */
+  rows: z.enum(['all', 'holdout']).default('all'),
+  /** Label column; default the model's target. */
+  target: z.string().min(1).optional(),
+  slices: z.array(z.string().min(1)).max(20).default([]),
+  /** Quantile buckets of numeric slice columns. */
+  slice_bins: z.number().int().min(2).max(50).default(4),
+  /** Protected attributes to audit; default the columns tagged `protected`. */
+  fairness: z.array(z.string().min(1)).max(20).optional(),
+  /** Reference group per attribute (default the largest group). */
+  fairness_reference: z.record(z.string(), z.string()).optional(),
+  metrics: z.array(z.string()).max(50).optional(),
+  bootstrap: z.strictObject({ n: z.number().int().min(0).max(10_000).default(500), confidence: z.number().gt(0).lt(1).default(0.95) }).default({ n: 500, confidence: 0.95 }),
+  permutation: toggle({ n_repeats: z.number().int().min(1).max(50).default(5), max_rows: z.number().int().min(2).max(100_000).default(2000), metric: z.string().optional() }).default({ enabled: true, n_repeats: 5, max_rows: 2000 }),
+  shap: toggle({ rows: z.number().int().min(1).max(1000).default(20), background: z.number().int().min(1).max(1000).default(50), n_samples: z.number().int().min(16).max(100_000).optional() }).default({ enabled: true, rows: 20, background: 50 }),
+  latency: toggle({ runs: z.number().int().min(10).max(100_000).default(200) }).default({ enabled: true, runs: 200 }),
+  /** Alias of the model compared against by the gate's champion checks. */
+  champion_alias: z.string().min(1).max(255).default('champion'),
+  /** Run the model's gate (when it has one). */
+  gate: z.boolean().default(true),
+  seed: z.number().int().min(0).max(2 ** 32 - 1).default(0),
+});
+
+/** An evaluation request as sent. */
+export type EvaluationRequest = z.input<typeof evaluationRequestSchema>;
+
+/** An evaluation request resolved and checked: what an evaluation job runs. */
+export interface EvaluationPlan {
+  readonly model: { readonly name: string; readonly version: string; readonly via?: string };
+  readonly dataset: { readonly name: string; readonly version: string };
+  readonly rows: 'all' | 'holdout';
+  readonly target: string;
+  readonly task: Task;
+  readonly slices: readonly string[];
+  readonly slice_bins: number;
+  readonly fairness: readonly string[];
+  readonly fairness_reference: Readonly<Record<string, string>>;
+  readonly metrics: readonly string[];
+  readonly bootstrap: { readonly n: number; readonly confidence: number };
+  readonly permutation: { readonly enabled: boolean; readonly n_repeats: number; readonly max_rows: number; readonly metric: string };
+  readonly shap: { readonly enabled: boolean; readonly rows: number; readonly background: number; readonly n_samples?: number };
+  readonly latency: { readonly enabled: boolean; readonly runs: number };
+  readonly champion_alias: string;
+  readonly gate: boolean;
+  readonly seed: number;
+}
+
+/** A metric with its interval. */
+export interface ReportMetric {
+  readonly value: number | null;
+  readonly lower: number | null;
+  readonly upper: number | null;
+  readonly error?: string;
+}
+
+/** A stored evaluation. */
+export interface EvaluationReport {
+  readonly id: string;
+  readonly model: { readonly name: string; readonly version: string; readonly run_id?: string; readonly kind?: string; readonly source: 'mloop' | 'external' };
+  readonly dataset: { readonly name: string; readonly version: string };
+  readonly rows: { readonly mode: 'all' | 'holdout'; readonly evaluated: number };
+  readonly task: Task;
+  readonly target: string;
+  readonly classes?: readonly string[];
+  readonly metrics: Record<string, ReportMetric>;
+  readonly confidence: number;
+  readonly n_bootstrap: number;
+  readonly confusion_matrix?: ConfusionMatrix & { readonly class_labels: readonly string[] };
+  readonly calibration?: CalibrationCurve & { readonly ece: number | null };
+  readonly slices: SliceReport[];
+  readonly fairness: FairnessReport[];
+  readonly explanations: ExplainOutput;
+  readonly model_size_bytes: number;
+  readonly latency?: { readonly p50_ms: number; readonly p99_ms: number; readonly runs: number };
+  readonly champion: { readonly alias: string; readonly version: string; readonly metrics: Record<string, number | null> } | null;
+  readonly gate: { readonly spec: GateSpec; readonly result: GateResult } | null;
+  readonly gate_status: 'passed' | 'failed' | 'none';
+  readonly notes: string[];
+  readonly job_id?: string;
+  readonly created_at: number;
+  readonly created_by: string;
+}
+
+/** The card spec a registered model may declare (intended use, limitations...). */
+export const cardSpecSchema = z.strictObject({
+  intended_use: z.string().max(10_000).optional(),
+  primary_uses: z.array(z.string().max(2000)).max(50).optional(),
+  users: z.array(z.string().max(2000)).max(50).optional(),
+  out_of_scope: z.array(z.string().max(2000)).max(50).optional(),
+  limitations: z.array(z.string().max(2000)).max(50).optional(),
+  ethical_considerations: z.array(z.string().max(2000)).max(50).optional(),
+  owners: z.array(z.string().max(200)).max(20).optional(),
+});
+
+/** A model-card spec. */
+export type CardSpec = z.output<typeof cardSpecSchema>;
+
+/** The evaluation module's operations. */
+export class EvaluationService {
+  readonly store = new EvaluationStore();
+
+  constructor(readonly deps: EvaluationDeps) {
+    deps.jobs.register('evaluation', (run) => this.#run(run));
+  }
+
+  // ------------------------------------------------------------------ gate and card specs
+
+  /** Stores the gate spec of registered model `name` (validated); returns it with defaults filled. */
+  async setGate(ctx: RequestContext, name: string, spec: unknown): Promise<GateSpec> {
+    const parsed = parseGateSpec(spec);
+    const text = JSON.stringify(parsed);
+    if (text.length > 5000) throw invalidParam('gate', `the spec is ${text.length} characters as JSON; at most 5000 fit`);
+    await this.deps.registry.setRegisteredModelTag(ctx, name, GATE_SPEC_TAG, text);
+    return parsed;
+  }
+
+  /** The gate spec of registered model `name`, or null when it has none. */
+  async getGate(ctx: RequestContext, name: string): Promise<GateSpec | null> {
+    const model = await this.deps.registry.getRegisteredModel(ctx, name);
+    const tag = model.tags.find((t) => t.key === GATE_SPEC_TAG);
+    return tag ? (gateSpecSchema.parse(JSON.parse(tag.value)) as GateSpec) : null;
+  }
+
+  /** Removes the gate spec of registered model `name`. */
+  async deleteGate(ctx: RequestContext, name: string): Promise<void> {
+    await this.deps.registry.deleteRegisteredModelTag(ctx, name, GATE_SPEC_TAG);
+  }
+
+  /** Stores the model-card spec of registered model `name`. */
+  async setCardSpec(ctx: RequestContext, name: string, spec: unknown): Promise<CardSpec> {
+    const parsed = parseInput(cardSpecSchema, spec, 'card');
+    const text = JSON.stringify(parsed);
+    if (text.length > 5000) throw invalidParam('card', `the spec is ${text.length} characters as JSON; at most 5000 fit (put long text in the model description)`);
+    await this.deps.registry.setRegisteredModelTag(ctx, name, CARD_SPEC_TAG, text);
+    return parsed;
+  }
+
+  /** The model-card spec of registered model `name`, or null. */
+  async getCardSpec(ctx: RequestContext, name: string): Promise<CardSpec | null> {
+    const model = await this.deps.registry.getRegisteredModel(ctx, name);
+    const tag = model.tags.find((t) => t.key === CARD_SPEC_TAG);
+    return tag ? (JSON.parse(tag.value) as CardSpec) : null;
+  }
+
+  // ------------------------------------------------------------------ evaluations
+
+  /** Checks an evaluation request completely and returns the plan a job runs. */
+  async plan(ctx: RequestContext, body: unknown): Promise<EvaluationPlan> {
+    const request = parseInput(evaluationRequestSchema, body, 'body');
+    const { version, alias } = await this.#resolveModel(ctx, request.model, request.version, request.alias);
+    const folder = await this.#folder(version);
+    const signature = folder.signature;
+    const ref = parseVersionRef(request.dataset, 'dataset');
+    const data = await this.#usableVersion(ctx, ref.name, ref.version);
+    const shown = formatVersionRef(data.dataset, data.version.slice(0, 12));
+    const columns = new Map(data.schema.columns.map((c) => [c.name, c]));
+    const profiles = new Map(data.profile!.columns.map((c) => [c.name, c]));
+    const target = request.target ?? signature.target;
+    if (!target) throw invalidParam('target', 'the model does not name its target column; give target');
+    if (!columns.has(target)) throw invalidParam('target', `column "${target}" is not in dataset ${shown}`);
+    const targetProfile = profiles.get(target)!;
+    if (targetProfile.nulls > 0) throw invalidParam('target', `column "${target}" has ${targetProfile.nulls} missing labels in ${shown}`);
+    const task = signature.task;
+    if (!task) throw invalidParam('model', 'the model signature does not say its task');
+    if (task === 'regression' && !['integer', 'float'].includes(columns.get(target)!.type)) throw invalidParam('target', `column "${target}" is not numeric; the model predicts values`);
+    signature.inputs.forEach((input) => {
+      if (!columns.has(input.name)) throw invalidParam('dataset', `dataset ${shown} lacks column "${input.name}", an input of the model`);
+    });
+    request.slices.forEach((c, i) => {
+      if (!columns.has(c)) throw invalidParam(`slices[${i}]`, `column "${c}" is not in dataset ${shown}`);
+    });
+    let fairness: string[];
+    if (request.fairness !== undefined) {
+      if (task !== 'binary' && request.fairness.length > 0) throw invalidParam('fairness', `the fairness audit needs a binary classifier; the model does ${task}`);
+      request.fairness.forEach((c, i) => {
+        if (!columns.has(c)) throw invalidParam(`fairness[${i}]`, `column "${c}" is not in dataset ${shown}`);
+      });
+      fairness = request.fairness;
+    } else {
+      fairness = task === 'binary' ? data.schema.columns.filter((c) => c.tags.includes('protected')).map((c) => c.name) : [];
+    }
+    for (const attribute of Object.keys(request.fairness_reference ?? {})) {
+      if (!fairness.includes(attribute)) throw invalidParam(`fairness_reference.${attribute}`, 'is not an audited attribute');
+    }
+    const applicable = new Set(defaultMetrics(task, true));
+    const metrics = request.metrics ?? defaultMetrics(task, true).filter((m) => !['mape'].includes(m));
+    metrics.forEach((m, i) => {
+      getMetric(m);
+      if (!applicable.has(m)) throw invalidParam(`metrics[${i}]`, `metric ${m} does not apply to a ${task} task`);
+    });
+    const permutationMetric = request.permutation.metric ?? (task === 'binary' ? 'roc_auc' : task === 'multiclass' ? 'accuracy' : 'r2');
+    if (!applicable.has(permutationMetric)) throw invalidParam('permutation.metric', `metric ${permutationMetric} does not apply to a ${task} task`);
+    if (request.rows === 'holdout') {
+      if (!version.run_id) throw invalidParam('rows', 'the model version has no run, so it has no holdout; use rows "all"');
+      await this.#holdoutRows(ctx, version, { name: data.dataset, version: data.version });
+    }
+    return {
+      model: { name: version.name, version: version.version, ...(alias ? { via: alias } : {}) },
+      dataset: { name: data.dataset, version: data.version },
+      rows: request.rows,
+      target,
+      task,
+      slices: request.slices,
+      slice_bins: request.slice_bins,
+      fairness,
+      fairness_reference: request.fairness_reference ?? {},
+      metrics,
+      bootstrap: request.bootstrap,
+      permutation: { enabled: request.permutation.enabled && folder.pipeline !== undefined, n_repeats: request.permutation.n_repeats, max_rows: request.permutation.max_rows, metric: permutationMetric },
+      shap: { enabled: request.shap.enabled && folder.pipeline !== undefined, rows: request.shap.rows, background: request.shap.background, ...(request.shap.n_samples ? { n_samples: request.shap.n_samples } : {}) },
+      latency: request.latency,
+      champion_alias: request.champion_alias,
+      gate: request.gate,
+      seed: request.seed,
+    };
+  }
+
+  /** Checks an evaluation request, then starts an evaluation job. */
+  async submit(ctx: RequestContext, body: unknown): Promise<Job> {
+    const plan = await this.plan(ctx, body);
+    return this.deps.jobs.submit(ctx, 'evaluation', plan);
+  }
+
+  /** An evaluation job of the caller's project. */
+  getJob(ctx: RequestContext, id: string): Promise<Job> {
+    return this.deps.jobs.get(ctx, id, ['evaluation']);
+  }
+
+  /** A stored evaluation. */
+  async get(ctx: RequestContext, id: string): Promise<EvaluationReport> {
+    const row = await this.store.get(this.deps.metadata.db, ctx.project, id);
+    if (!row) throw notFound(`evaluation ${JSON.stringify(id)} does not exist`);
+    return toReport(row);
+  }
+
+  /** Stored evaluations, newest first (of one model and version when given). */
+  async list(ctx: RequestContext, options: { model?: string; version?: string; max_results?: number; page_token?: string } = {}): Promise<{ evaluations: EvaluationReport[]; next_page_token?: string }> {
+    const limit = options.max_results ?? 100;
+    const offset = decodePageToken(options.page_token);
+    const rows = await this.store.list(this.deps.metadata.db, { project: ctx.project, model: options.model, version: options.version, limit: limit + 1, offset });
+    const next = nextPageToken(offset, limit, rows.length);
+    return { evaluations: rows.slice(0, limit).map(toReport), ...(next ? { next_page_token: next } : {}) };
+  }
+
+  async #resolveModel(ctx: RequestContext, model: string, version: string | number | undefined, alias: string | undefined): Promise<{ version: ModelVersion; alias?: string }> {
+    let name = model;
+    let v = version;
+    let a = alias;
+    if (v === undefined && a === undefined) {
+      const at = model.lastIndexOf('@');
+      if (at > 0) {
+        name = model.slice(0, at);
+        const selector = model.slice(at + 1);
+        if (/^\d+$/.test(selector)) v = selector;
+        else a = selector;
+      }
+    }
+    if (v !== undefined && a !== undefined) throw invalidParam('alias', 'give a version or an alias, not both');
+    try {
+      if (a !== undefined) return { version: await this.deps.registry.getModelVersionByAlias(ctx, name, a), alias: a };
+      if (v !== undefined) return { version: await this.deps.registry.getModelVersion(ctx, name, v) };
+      const versions = await this.deps.registry.listModelVersions(ctx, name);
+      if (versions.length === 0) throw invalidParam('model', `registered model "${name}" has no versions`);
+      return { version: versions[0] };
+    } catch (error) {
+      if (isMloopError(error) && (error.code === 'RESOURCE_DOES_NOT_EXIST' || error.code === 'INVALID_PARAMETER_VALUE')) {
+        throw invalidParam(error.fields[0]?.field === 'alias' ? 'alias' : 'model', error.fields[0]?.reason ?? error.message);
+      }
+      throw error;
+    }
+  }
+
+  async #folder(version: ModelVersion): Promise<ModelFolder> {
+    try {
+      return await readModelFolder(this.deps.artifacts, version.storage_location, `model ${version.name} version ${version.version}`);
+    } catch (error) {
+      if (isMloopError(error) && (error.code === 'RESOURCE_DOES_NOT_EXIST' || error.code === 'INVALID_STATE')) throw invalidParam('model', error.message);
+      throw error;
+    }
+  }
+
+  async #usableVersion(ctx: RequestContext, name: string, selector: string): Promise<DatasetVersion> {
+    try {
+      await this.deps.datasets.assertUsable(ctx, name, selector);
+      return await this.deps.datasets.getVersion(ctx, name, selector);
+    } catch (error) {
+      if (isMloopError(error) && ['RESOURCE_DOES_NOT_EXIST', 'INVALID_STATE', 'INVALID_PARAMETER_VALUE'].includes(error.code)) {
+        const reason = error.code === 'INVALID_PARAMETER_VALUE' ? (error.fields[0]?.reason ?? error.message) : error.message;
+        throw new MloopError(error.code === 'INVALID_STATE' ? 'INVALID_STATE' : 'INVALID_PARAMETER_VALUE', `dataset: ${reason}`, { fields: [{ field: 'dataset', reason }] });
+      }
+      throw error;
+    }
+  }
+
+  /** The holdout rows the model's training run kept out, when they index this dataset version. */
+  async #holdoutRows(ctx: RequestContext, version: ModelVersion, data: { name: string; version: string }): Promise<number[]> {
+    const run = await this.deps.tracking.getRun(ctx, version.run_id!);
+    let text: string;
+    try {
+      const key = `${artifactUriToKey(run.info.artifact_uri, 'artifact_uri')}/split/holdout_rows.json`;
+      const download = await this.deps.artifacts.download(key);
+      const chunks: Buffer[] = [];
+      for await (const c of download.stream) chunks.push(c as Buffer);
+      text = Buffer.concat(chunks).toString('utf8');
+    } catch (error) {
+      if (isMloopError(error)) throw invalidParam('rows', `the run ${version.run_id} of the model recorded no holdout rows; use rows "all"`);
+      throw error;
+    }
+    const holdout = JSON.parse(text) as { dataset: string; rows: number[] };
+    if (holdout.dataset !== `${data.name}@${data.version}`) {
+      throw invalidParam('rows', `the model's holdout rows index ${holdout.dataset}, not ${data.name}@${data.version}`);
+    }
+    return holdout.rows;
+  }
+
+  // ------------------------------------------------------------------ the job
+
+  async #run(run: JobContext): Promise<EvaluationReport> {
+    const plan = run.job.spec as EvaluationPlan;
+    const ctx = run.ctx;
+    const notes: string[] = [];
+    run.progress(0.02, `loading ${plan.model.name} version ${plan.model.version}`);
+    const version = await this.deps.registry.getModelVersion(ctx, plan.model.name, plan.model.version);
+    const folder = await this.#folder(version);
+    const signature = folder.signature;
+    const columns = [...new Set([...signature.inputs.map((i) => i.name), plan.target, ...plan.slices, ...plan.fairness])];
+    run.progress(0.05, `reading ${plan.dataset.name}@${plan.dataset.version.slice(0, 12)}`);
+    let table = await this.deps.datasets.readTable(ctx, plan.dataset.name, plan.dataset.version, { columns });
+    if (plan.rows === 'holdout') table = subsetTable(table, await this.#holdoutRows(ctx, version, plan.dataset));
+    if (table.rows === 0) throw invalidParam('dataset', 'no rows to evaluate');
+    const yTrue = encodeLabels(table, plan.target, plan.task, signature);
+
+    run.progress(0.1, 'scoring with onnxruntime');
+    const session = await openSession(folder.onnx);
+    let data: EvaluationData;
+    let latency: EvaluationReport['latency'];
+    try {
+      data = evaluationDataOf(plan.task, yTrue, await scoreTable(session, table, signature));
+      if (plan.latency.enabled) {
+        run.progress(0.15, 'measuring latency');
+        const l = await measureLatency(session, table, signature.inputs, { runs: plan.latency.runs });
+        latency = { p50_ms: l.p50, p99_ms: l.p99, runs: l.runs };
+      }
+    } finally {
+      await session.release();
+    }
+
+    run.progress(0.2, 'metrics with bootstrap intervals');
+    const metrics: Record<string, ReportMetric> = {};
+    plan.metrics.forEach((name) => {
+      metrics[name] = interval(name, data, plan);
+    });
+    const pointMetrics = Object.fromEntries(Object.entries(metrics).filter(([, m]) => m.value !== null).map(([k, m]) => [k, m.value!]));
+
+    let confusion: EvaluationReport['confusion_matrix'];
+    let calibration: EvaluationReport['calibration'];
+    if (plan.task !== 'regression') {
+      const k = signature.classes?.length ?? (plan.task === 'binary' ? 2 : 0);
+      const cm = confusionMatrix(data.yTrue, predictions(data), { labels: Array.from({ length: k }, (_, i) => i) });
+      confusion = { ...cm, class_labels: signature.classes ?? cm.labels.map(String) };
+      if (plan.task === 'binary') {
+        const curve = calibrationCurve(data.yTrue, data.yScore!, { nBins: 10 });
+        calibration = { ...curve, ece: safe(() => computeMetric('ece', data)) };
+      }
+    }
+
+    run.progress(0.3, 'slices');
+    const slices: SliceReport[] = [];
+    for (const column of plan.slices) {
+      run.checkCancelled();
+      const c = table.columns.find((x) => x.name === column)!;
+      slices.push(sliceMetrics(data, c, { metrics: sliceMetricNames(plan), bins: plan.slice_bins, confidence: plan.bootstrap.confidence, nBootstrap: Math.min(plan.bootstrap.n, 200), seed: plan.seed }));
+    }
+
+    run.progress(0.4, 'fairness');
+    const fairness: Record<string, FairnessReport> = {};
+    for (const attribute of plan.fairness) {
+      const c = table.columns.find((x) => x.name === attribute)!;
+      const groups = c.kind === 'numeric' ? Array.from(c.values, (v) => (Number.isNaN(v) ? null : String(v))) : [...c.values];
+      const reference = plan.fairness_reference[attribute];
+      try {
+        fairness[attribute] = fairnessAudit({ yTrue: data.yTrue, yPred: predictions(data), groups, attribute }, reference ? { reference } : {});
+      } catch (error) {
+        if (!isMloopError(error)) throw error;
+        notes.push(`fairness audit of ${attribute} not possible: ${error.message}`);
+      }
+    }
+
+    let explanations: ExplainOutput = {};
+    if ((plan.permutation.enabled || plan.shap.enabled) && folder.pipeline) {
+      run.progress(0.5, 'explanations');
+      const compute = new ComputeClient({ mode: this.deps.compute, signal: run.signal });
+      try {
+        // A seeded shuffle, so that the sampled rows are spread over the data.
+        const order = Array.from(new Random(plan.seed).permutation(table.rows));
+        const sample = subsetTable(table, order);
+        explanations = await compute.explain(
+          {
+            pipeline: folder.pipeline,
+            table: sample,
+            yTrue: Float64Array.from(order, (r) => data.yTrue[r]),
+            ...(plan.permutation.enabled ? { permutation: { metric: plan.permutation.metric, nRepeats: plan.permutation.n_repeats, seed: plan.seed, maxRows: plan.permutation.max_rows } } : {}),
+            ...(plan.shap.enabled ? { shap: { rows: plan.shap.rows, background: plan.shap.background, seed: plan.seed, ...(plan.shap.n_samples ? { nSamples: plan.shap.n_samples } : {}) } } : {}),
+          },
+          (p, m) => run.progress(0.5 + 0.3 * p, m),
+        );
+      } finally {
+        compute.close();
+      }
+    } else if (!folder.pipeline) {
+      notes.push('explanations need the pipeline of a model trained by mloop; this model is an external ONNX file');
+    }
+
+    run.progress(0.82, `comparing with ${plan.champion_alias}`);
+    let champion: EvaluationReport['champion'] = null;
+    let championData: EvaluationData | undefined;
+    try {
+      const champ = await this.deps.registry.getModelVersionByAlias(ctx, plan.model.name, plan.champion_alias);
+      if (champ.version === version.version) notes.push(`this version is the ${plan.champion_alias}; no comparison`);
+      else {
+        const champFolder = await this.#folder(champ);
+        const champSession = await openSession(champFolder.onnx);
+        try {
+          const champY = encodeLabels(table, plan.target, plan.task, champFolder.signature);
+          championData = evaluationDataOf(plan.task, champY, await scoreTable(champSession, table, champFolder.signature));
+        } finally {
+          await champSession.release();
+        }
+        const champMetrics: Record<string, number | null> = {};
+        for (const name of plan.metrics) champMetrics[name] = safe(() => computeMetric(name, championData!));
+        champion = { alias: plan.champion_alias, version: champ.version, metrics: champMetrics };
+      }
+    } catch (error) {
+      if (!isMloopError(error)) throw error;
+      if (error.code !== 'RESOURCE_DOES_NOT_EXIST') notes.push(`the ${plan.champion_alias} could not be scored on these rows: ${error.message}`);
+    }
+
+    run.progress(0.9, 'validation gate');
+    let gate: EvaluationReport['gate'] = null;
+    if (plan.gate) {
+      const spec = await this.getGate(ctx, plan.model.name);
+      if (spec) {
+        const result = evaluateGate(spec, {
+          metrics: pointMetrics,
+          champion: champion ? { metrics: Object.fromEntries(Object.entries(champion.metrics).filter(([, v]) => v !== null)) as Record<string, number>, label: `version ${champion.version}` } : null,
+          ...(championData && sameRows(data, championData) ? { holdout: { candidate: data, champion: championData } } : {}),
+          fairness,
+          modelSizeBytes: folder.onnx.length,
+          ...(latency ? { latencyP99Ms: latency.p99_ms } : {}),
+        });
+        gate = { spec, result };
+      }
+    }
+
+    const id = newHexId();
+    const now = this.deps.clock.now();
+    const report: EvaluationReport = {
+      id,
+      model: { name: version.name, version: version.version, ...(version.run_id ? { run_id: version.run_id } : {}), ...(kindOf(version) ? { kind: kindOf(version) } : {}), source: signature.source },
+      dataset: plan.dataset,
+      rows: { mode: plan.rows, evaluated: table.rows },
+      task: plan.task,
+      target: plan.target,
+      ...(signature.classes ? { classes: signature.classes } : {}),
+      metrics,
+      confidence: plan.bootstrap.confidence,
+      n_bootstrap: plan.bootstrap.n,
+      ...(confusion ? { confusion_matrix: confusion } : {}),
+      ...(calibration ? { calibration } : {}),
+      slices,
+      fairness: Object.values(fairness),
+      explanations,
+      model_size_bytes: folder.onnx.length,
+      ...(latency ? { latency } : {}),
+      champion,
+      gate,
+      gate_status: gate ? (gate.result.passed ? 'passed' : 'failed') : 'none',
+      notes,
+      job_id: run.job.id,
+      created_at: now,
+      created_by: ctx.actor.name,
+    };
+    await this.store.insert(this.deps.metadata.db, {
+      id,
+      project: ctx.project,
+      model_name: version.name,
+      model_version: version.version,
+      dataset: `${plan.dataset.name}@${plan.dataset.version}`,
+      job_id: run.job.id,
+      gate_status: report.gate_status,
+      report: stringifyReport(report),
+      created_at: now,
+      created_by: ctx.actor.name,
+    });
+    await this.deps.registry.setModelVersionTag(ctx, version.name, version.version, EVALUATION_TAG, id);
+    if (gate) await this.deps.registry.setModelVersionTag(ctx, version.name, version.version, GATE_TAG, report.gate_status);
+    return report;
+  }
+
+  // ------------------------------------------------------------------ model cards
+
+  /** The model card of a version as Markdown, self-contained HTML, or the structured input. */
+  async modelCard(ctx: RequestContext, name: string, versionOrAlias: string, format: 'md' | 'html' | 'json' = 'md'): Promise<string | ModelCardInput> {
+    const version = /^\d+$/.test(versionOrAlias)
+      ? await this.deps.registry.getModelVersion(ctx, name, versionOrAlias)
+      : await this.deps.registry.getModelVersionByAlias(ctx, name, versionOrAlias);
+    const model = await this.deps.registry.getRegisteredModel(ctx, name);
+    const tag = (key: string) => version.tags.find((t) => t.key === key)?.value;
+    const cardTag = model.tags.find((t) => t.key === CARD_SPEC_TAG)?.value;
+    const card: CardSpec = cardTag ? (JSON.parse(cardTag) as CardSpec) : {};
+    const evaluationId = tag(EVALUATION_TAG);
+    let evaluation: EvaluationReport | undefined;
+    if (evaluationId) evaluation = await this.get(ctx, evaluationId).catch(() => undefined);
+
+    let trainingData: ModelCardDataset | undefined;
+    const datasets = tag('mloop.datasets');
+    if (datasets) {
+      const [ref] = JSON.parse(datasets) as string[];
+      trainingData = await this.#cardDataset(ctx, ref);
+    }
+    let evaluationData: ModelCardDataset | undefined;
+    if (evaluation) {
+      const ref = `${evaluation.dataset.name}@${evaluation.dataset.version}`;
+      // The same version as the training data: its profile is shown once.
+      evaluationData = datasets && (JSON.parse(datasets) as string[]).includes(ref)
+        ? { name: evaluation.dataset.name, version: evaluation.dataset.version.slice(0, 12), rows: evaluation.rows.evaluated }
+        : await this.#cardDataset(ctx, ref, evaluation.rows.evaluated);
+    }
+
+    let metrics: ModelCardMetric[] | undefined;
+    let confidence: number | undefined;
+    if (evaluation) {
+      metrics = Object.entries(evaluation.metrics)
+        .filter(([, m]) => m.value !== null)
+        .map(([metricName, m]) => ({ name: metricName, value: m.value!, lower: m.lower, upper: m.upper, method: m.lower === null ? null : 'bootstrap' }));
+      confidence = evaluation.confidence;
+    } else if (version.run_id) {
+      const run = await this.deps.tracking.getRun(ctx, version.run_id).catch(() => undefined);
+      if (run) {
+        const byKey = new Map(run.data.metrics.map((m) => [m.key, m.value]));
+        metrics = run.data.metrics
+          .filter((m) => m.key.startsWith('holdout_') && !m.key.endsWith('_ci_lower') && !m.key.endsWith('_ci_upper') && m.key !== 'holdout_rows')
+          .map((m) => ({ name: m.key.slice('holdout_'.length), value: m.value, lower: byKey.get(`${m.key}_ci_lower`) ?? null, upper: byKey.get(`${m.key}_ci_upper`) ?? null, method: byKey.has(`${m.key}_ci_lower`) ? 'bootstrap' : null }));
+      }
+    }
+
+    let topFeatures: ModelCardInput['topFeatures'];
+    const ex = evaluation?.explanations;
+    if (ex?.permutation) {
+      topFeatures = {
+        method: `permutation importance (drop of ${ex.permutation.metric}, ${ex.permutation.rows} rows)`,
+        features: ex.permutation.features.slice(0, 10).map((f) => ({ name: f.feature, importance: f.mean, std: f.std })),
+      };
+    } else if (ex?.shap) {
+      topFeatures = { method: `mean |SHAP| (${ex.shap.method === 'tree' ? 'TreeSHAP' : 'KernelSHAP'}, ${ex.shap.output})`, features: ex.shap.meanAbs.slice(0, 10).map((f) => ({ name: f.feature, importance: f.value })) };
+    }
+
+    const lineage: Record<string, string> = {};
+    if (version.run_id) lineage.run = version.run_id;
+    for (const [key, label] of [
+      ['mloop.datasets', 'datasets'],
+      ['mloop.feature_service', 'feature service'],
+      ['mloop.params_hash', 'params hash'],
+      ['mloop.code_version', 'code version'],
+      ['mloop.seed', 'seed'],
+      ['mloop.job_id', 'training job'],
+    ] as const) {
+      const value = tag(key);
+      if (value !== undefined) lineage[label] = value;
+    }
+    lineage.source = version.source;
+    if (evaluation) lineage.evaluation = evaluation.id;
+
+    const limitations = [...(card.limitations ?? [])];
+    if (evaluation?.notes.length) limitations.push(...evaluation.notes);
+    const input: ModelCardInput = {
+      model: {
+        name: version.name,
+        version: version.version,
+        ...(tag('mloop.task') ? { task: tag('mloop.task') } : evaluation ? { task: evaluation.task } : {}),
+        ...(tag('mloop.model_kind') ? { kind: tag('mloop.model_kind') } : tag('mloop.source') ? { kind: `external ONNX (${tag('mloop.source')})` } : {}),
+        ...(version.description ?? model.description ? { description: version.description ?? model.description } : {}),
+        ...(card.owners?.length ? { owners: card.owners } : version.user_id ? { owners: [version.user_id] } : {}),
+        createdAt: new Date(version.creation_timestamp).toISOString(),
+      },
+      ...(card.intended_use || card.primary_uses || card.users || card.out_of_scope || model.description
+        ? {
+            intendedUse: {
+              ...(card.intended_use ?? model.description ? { description: card.intended_use ?? model.description } : {}),
+              ...(card.primary_uses ? { primaryUses: card.primary_uses } : {}),
+              ...(card.users ? { users: card.users } : {}),
+              ...(card.out_of_scope ? { outOfScope: card.out_of_scope } : {}),
+            },
+          }
+        : {}),
+      ...(trainingData || evaluationData ? { data: { ...(trainingData ? { training: trainingData } : {}), ...(evaluationData ? { evaluation: evaluationData } : {}) } } : {}),
+      ...(metrics?.length ? { metrics } : {}),
+      ...(confidence !== undefined ? { confidence } : {}),
+      ...(evaluation?.slices.length ? { slices: evaluation.slices } : {}),
+      ...(evaluation?.fairness.length ? { fairness: evaluation.fairness } : {}),
+      ...(topFeatures ? { topFeatures } : {}),
+      ...(evaluation?.gate ? { gate: evaluation.gate.result } : {}),
+      ...(limitations.length ? { limitations } : {}),
+      ...(card.ethical_considerations?.length ? { ethicalConsiderations: card.ethical_considerations } : {}),
+      lineage,
+    };
+    if (format === 'json') return input;
+    return format === 'html' ? renderModelCardHtml(input) : renderModelCardMarkdown(input);
+  }
+
+  async #cardDataset(ctx: RequestContext, ref: string, rows?: number): Promise<ModelCardDataset> {
+    const at = ref.lastIndexOf('@');
+    const name = ref.slice(0, at);
+    const version = ref.slice(at + 1);
+    try {
+      const v = await this.deps.datasets.getVersion(ctx, name, version);
+      return {
+        name,
+        version: version.slice(0, 12),
+        rows: rows ?? v.row_count,
+        columns: v.profile!.columns.slice(0, 50).map((c) => ({
+          name: c.name,
+          type: c.type,
+          missingFraction: c.null_fraction,
+          summary:
+            c.mean !== undefined
+              ? `mean ${fmt(c.mean)}, std ${fmt(c.std)}, range [${fmt(c.min)}, ${fmt(c.max)}]`
+              : c.top?.length
+                ? `${c.distinct} values; top ${c.top.slice(0, 3).map((t) => `${t.value} (${Math.round(t.frequency * 100)}%)`).join(', ')}`
+                : `${c.distinct} distinct`,
+        })),
+      };
+    } catch {
+      return { name, version: version.slice(0, 12), ...(rows !== undefined ? { rows } : {}) };
+    }
+  }
+}
+
+// ------------------------------------------------------------------ helpers
+
+function fmt(v: unknown): string {
+  return typeof v === 'number' ? String(Number(v.toPrecision(4))) : String(v ?? '—');
+}
+
+function kindOf(version: ModelVersion): string | undefined {
+  return version.tags.find((t) => t.key === 'mloop.model_kind')?.value;
+}
+
+function safe(f: () => number): number | null {
+  try {
+    const v = f();
+    return Number.isFinite(v) ? v : null;
+  } catch (error) {
+    if (isMloopError(error)) return null;
+    throw error;
+  }
+}
+
+function interval(name: string, data: EvaluationData, plan: EvaluationPlan): ReportMetric {
+  try {
+    if (plan.bootstrap.n === 0) return { value: computeMetric(name, data), lower: null, upper: null };
+    const r = bootstrapMetric(name, data, { nBootstrap: plan.bootstrap.n, confidence: plan.bootstrap.confidence, seed: plan.seed });
+    return { value: Number.isFinite(r.estimate) ? r.estimate : null, lower: r.lower, upper: r.upper };
+  } catch (error) {
+    if (isMloopError(error)) return { value: null, lower: null, upper: null, error: error.message };
+    throw error;
+  }
+}
+
+function sliceMetricNames(plan: EvaluationPlan): string[] {
+  const preferred = plan.task === 'binary' ? ['accuracy', 'roc_auc', 'recall', 'precision'] : plan.task === 'multiclass' ? ['accuracy', 'f1_macro'] : ['rmse', 'mae'];
+  return preferred.filter((m) => plan.metrics.includes(m)).slice(0, 4).concat(plan.metrics.length && !preferred.some((m) => plan.metrics.includes(m)) ? [plan.metrics[0]] : []);
+}
+
+/** Labels of the target column as class indices of the model (classification) or values (regression). */
+function encodeLabels(table: Table, target: string, task: Task, signature: StoredSignature): Float64Array {
+  const column = table.columns.find((c) => c.name === target)!;
+  if (task === 'regression') {
+    if (column.kind !== 'numeric') throw invalidParam('target', `column "${target}" is not numeric`);
+    return Float64Array.from(column.values);
+  }
+  const classes = signature.classes;
+  if (!classes) throw invalidParam('model', 'the model signature lists no classes');
+  const index = new Map(classes.map((c, i) => [c, i]));
+  const out = new Float64Array(table.rows);
+  for (let r = 0; r < table.rows; r++) {
+    const raw = column.values[r];
+    const label = raw === null ? null : String(raw);
+    const i = label === null ? undefined : index.get(label);
+    if (i === undefined) throw invalidParam('target', `label ${JSON.stringify(label)} at row ${r} is not one of the model's classes (${classes.join(', ')})`);
+    out[r] = i;
+  }
+  return out;
+}
+
+function evaluationDataOf(task: Task, yTrue: Float64Array, scores: { values?: Float64Array; probabilities?: Float64Array; nClasses?: number }): EvaluationData {
+  if (task === 'regression') return { task, yTrue, yPred: scores.values! };
+  const k = scores.nClasses!;
+  if (task === 'binary') {
+    if (k !== 2) throw invalidParam('model', `a binary model must output 2 probabilities per row, this one gives ${k}`);
+    const p = new Float64Array(yTrue.length);
+    for (let i = 0; i < p.length; i++) p[i] = scores.probabilities![2 * i + 1];
+    return { task, yTrue, yScore: p };
+  }
+  return { task, yTrue, yScore: scores.probabilities!, nClasses: k };
+}
+
+function sameRows(a: EvaluationData, b: EvaluationData): boolean {
+  if (a.yTrue.length !== b.yTrue.length) return false;
+  for (let i = 0; i < a.yTrue.length; i++) if (a.yTrue[i] !== b.yTrue[i]) return false;
+  return true;
+}
+
+/** JSON where NaN and ±Infinity (a metric undefined on a slice, an unbounded ratio) become null. */
+function stringifyReport(report: EvaluationReport): string {
+  return JSON.stringify(report, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v));
+}
+
+function toReport(row: EvaluationRow): EvaluationReport {
+  return JSON.parse(row.report) as EvaluationReport;
+}
