@@ -32,7 +32,7 @@ import { ComputeClient, type ComputeMode } from '../training/compute-client.ts';
 import type { ExplainOutput } from '../training/compute.ts';
 import { subsetTable } from '../training/cv.ts';
 import { readModelFolder, type ModelFolder, type StoredSignature } from '../training/model-files.ts';
-import { measureLatency, openSession, scoreTable } from '../training/scoring.ts';
+import { inputColumns, measureLatency, openSession, scoreTable } from '../training/scoring.ts';
 import type { Table, Task } from '../training/types.ts';
 import { bootstrapMetric } from './bootstrap.ts';
 import { fairnessAudit, type FairnessReport } from './fairness.ts';
@@ -241,7 +241,7 @@ export class EvaluationService {
     if (!task) throw invalidParam('model', 'the model signature does not say its task');
     if (task === 'regression' && !['integer', 'float'].includes(columns.get(target)!.type)) throw invalidParam('target', `column "${target}" is not numeric; the model predicts values`);
     signature.inputs.forEach((input) => {
-      if (!columns.has(input.name)) throw invalidParam('dataset', `dataset ${shown} lacks column "${input.name}", an input of the model`);
+      for (const c of inputColumns(input)) if (!columns.has(c)) throw invalidParam('dataset', `dataset ${shown} lacks column "${c}", an input of the model`);
     });
     request.slices.forEach((c, i) => {
       if (!columns.has(c)) throw invalidParam(`slices[${i}]`, `column "${c}" is not in dataset ${shown}`);
@@ -400,7 +400,7 @@ export class EvaluationService {
     const version = await this.deps.registry.getModelVersion(ctx, plan.model.name, plan.model.version);
     const folder = await this.#folder(version);
     const signature = folder.signature;
-    const columns = [...new Set([...signature.inputs.map((i) => i.name), plan.target, ...plan.slices, ...plan.fairness])];
+    const columns = [...new Set([...signature.inputs.flatMap((i) => inputColumns(i)), plan.target, ...plan.slices, ...plan.fairness])];
     run.progress(0.05, `reading ${plan.dataset.name}@${plan.dataset.version.slice(0, 12)}`);
     let table = await this.deps.datasets.readTable(ctx, plan.dataset.name, plan.dataset.version, { columns });
     if (plan.rows === 'holdout') table = subsetTable(table, await this.#holdoutRows(ctx, version, plan.dataset));
@@ -412,7 +412,7 @@ export class EvaluationService {
     let data: EvaluationData;
     let latency: EvaluationReport['latency'];
     try {
-      data = evaluationDataOf(plan.task, yTrue, await scoreTable(session, table, signature));
+      data = evaluationDataOf(plan.task, yTrue, await scoreTable(session, table, { ...signature, task: plan.task }));
       if (plan.latency.enabled) {
         run.progress(0.15, 'measuring latency');
         const l = await measureLatency(session, table, signature.inputs, { runs: plan.latency.runs });
@@ -499,7 +499,8 @@ export class EvaluationService {
         const champSession = await openSession(champFolder.onnx);
         try {
           const champY = encodeLabels(table, plan.target, plan.task, champFolder.signature);
-          championData = evaluationDataOf(plan.task, champY, await scoreTable(champSession, table, champFolder.signature));
+          if (champFolder.signature.task !== plan.task) throw invalidParam('model', `the ${plan.champion_alias} does ${champFolder.signature.task ?? 'an unknown task'}, not ${plan.task}`);
+          championData = evaluationDataOf(plan.task, champY, await scoreTable(champSession, table, { ...champFolder.signature, task: plan.task }));
         } finally {
           await champSession.release();
         }

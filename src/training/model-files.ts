@@ -23,7 +23,9 @@ import type { Task } from './types.ts';
 export const MODEL_FILES = Object.freeze({ onnx: 'model.onnx', pipeline: 'pipeline.json', signature: 'signature.json', mlmodel: 'MLmodel' });
 
 /** The signature stored with every model (built-in or external). */
-export interface StoredSignature extends ScoringSignature {
+export interface StoredSignature extends Omit<ScoringSignature, 'task'> {
+  /** What the model does; absent for an external model nobody described. */
+  readonly task?: Task;
   readonly format: 'mloop.signature/1';
   /** `mloop` for built-in pipelines, `external` for imported ONNX files. */
   readonly source: 'mloop' | 'external';

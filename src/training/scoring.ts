@@ -14,6 +14,13 @@ export interface SignatureTensor {
   readonly type: string;
   /** Dimensions: numbers, symbolic names, or -1/null for unknown. */
   readonly shape: readonly (number | string | null)[];
+  /** Dataset columns that fill a 2-D input [N, d] in this order (models that read one feature matrix, as skl2onnx exports them). */
+  readonly columns?: readonly string[];
+}
+
+/** The dataset columns an input reads: its `columns`, or the column of its own name. */
+export function inputColumns(input: SignatureTensor): readonly string[] {
+  return input.columns ?? [input.name];
 }
 
 /** How a model's outputs map to predictions. */
@@ -52,6 +59,10 @@ export function feedsOf(table: Table, inputs: readonly SignatureTensor[], start 
   const n = end - start;
   const feeds: Record<string, ort.Tensor> = {};
   for (const input of inputs) {
+    if (input.columns) {
+      feeds[input.name] = matrixFeed(table, input, start, end);
+      continue;
+    }
     const column = table.columns.find((c) => c.name === input.name);
     if (!column) throw invalidParam('data', `the model needs input column "${input.name}", which the data lacks`);
     const dims = input.shape.length === 1 ? [n] : [n, 1];
@@ -90,6 +101,22 @@ export function feedsOf(table: Table, inputs: readonly SignatureTensor[], start 
     }
   }
   return feeds;
+}
+
+/** A [N, d] float or double tensor from the numeric columns an input lists. */
+function matrixFeed(table: Table, input: SignatureTensor, start: number, end: number): ort.Tensor {
+  const names = input.columns!;
+  const n = end - start;
+  const d = names.length;
+  const out = input.type === 'double' ? new Float64Array(n * d) : new Float32Array(n * d);
+  names.forEach((name, j) => {
+    const column = table.columns.find((c) => c.name === name);
+    if (!column) throw invalidParam('data', `the model needs column "${name}" (input "${input.name}"), which the data lacks`);
+    if (column.kind !== 'numeric') throw invalidParam('data', `column "${name}" is text but input "${input.name}" reads numbers`);
+    for (let i = 0; i < n; i++) out[i * d + j] = column.values[start + i];
+  });
+  if (input.type !== 'float' && input.type !== 'double') throw invalidParam('model', `input "${input.name}" has type ${input.type}; a feature matrix must be float or double`);
+  return new ort.Tensor(input.type === 'double' ? 'float64' : 'float32', out, [n, d]);
 }
 
 function toFloat64(data: unknown): Float64Array {

@@ -35,7 +35,7 @@ import type { LineageService } from '../lineage/service.ts';
 import type { ModelVersion } from '../registry/domain.ts';
 import { validateModelName } from '../registry/domain.ts';
 import type { RegistryService } from '../registry/service.ts';
-import { artifactUriToKey, type ArtifactService } from '../tracking/artifacts.ts';
+import { artifactUriToKey, keyToArtifactUri, type ArtifactService } from '../tracking/artifacts.ts';
 import type { Metric, Param, Tag } from '../tracking/domain.ts';
 import type { TrackingService } from '../tracking/service.ts';
 import { codeVersion } from './code-version.ts';
@@ -43,7 +43,8 @@ import { ComputeClient, type ComputeMode } from './compute-client.ts';
 import type { FitOutput, HoldoutMetric, ModelChoice } from './compute.ts';
 import { checkMetrics, defaultTaskMetrics, encodeProblemTarget, holdoutSplit, kFold, stratifiedKFold, subsetTable, type LearningProblem } from './cv.ts';
 import { modelKind, modelKinds, resolveModel } from './estimators.ts';
-import { builtInSignature, mlmodelYaml, writeModelFolder } from './model-files.ts';
+import { checkExternalData, decodeOnnx, externalSignature, onnxFacts, type ExternalModelOptions } from './external-onnx.ts';
+import { builtInSignature, mlmodelYaml, writeModelFolder, type StoredSignature } from './model-files.ts';
 import { openSession, scoreTable } from './scoring.ts';
 import {
   trainingRequestSchema,
@@ -121,6 +122,62 @@ export class TrainingService {
       defaults: { ...s.defaults },
       ...(s.iterationParam ? { iteration_param: s.iterationParam } : {}),
     }));
+  }
+
+  // ------------------------------------------------------------------ external ONNX models
+
+  /**
+   * Registers an ONNX file trained elsewhere as a new version of `name` (created when missing): checks
+   * it is ONNX, refuses external data (see `external-onnx.ts`), reads its inputs and outputs into the
+   * version's signature, checks onnxruntime loads it, and stores it with `signature.json` and `MLmodel`
+   * under `imported-models/<sha256>/` in the artifact store.
+   */
+  async registerOnnx(ctx: RequestContext, name: string, bytes: Uint8Array, options: ExternalModelOptions & { description?: string } = {}): Promise<{ model_version: ModelVersion; signature: StoredSignature }> {
+    validateModelName(name);
+    const model = decodeOnnx(bytes);
+    checkExternalData(model);
+    const facts = onnxFacts(model);
+    if (facts.inputs.length === 0) throw invalidParam('file', 'the model has no inputs');
+    const signature = externalSignature(facts, options);
+    const session = await openSession(bytes, 'file');
+    await session.release();
+    const sha = sha256Hex(bytes);
+    const folder = joinKey('imported-models', sha, sha256Hex(JSON.stringify(signature)).slice(0, 12));
+    await writeModelFolder(this.deps.artifacts, ctx, folder, {
+      onnx: bytes,
+      signature,
+      mlmodel: mlmodelYaml({ signature, createdAt: this.deps.clock.now(), modelUuid: newHexId(), extra: { source: 'external', producer: facts.producer.name } }),
+    });
+    await this.#ensureRegisteredModel(ctx, name);
+    const producer = `${facts.producer.name}${facts.producer.version ? ` ${facts.producer.version}` : ''}`.trim() || 'unknown';
+    const compact = JSON.stringify({ inputs: signature.inputs, outputs: signature.outputs });
+    const version = await this.deps.registry.createModelVersion(ctx, {
+      name,
+      source: keyToArtifactUri(folder),
+      ...(options.description ? { description: options.description } : {}),
+      tags: [
+        { key: 'mloop.source', value: producer.slice(0, 200) },
+        { key: 'mloop.onnx_sha256', value: sha },
+        { key: 'mloop.code_version', value: codeVersion() },
+        ...(signature.task ? [{ key: 'mloop.task', value: signature.task }] : []),
+        ...(signature.target ? [{ key: 'mloop.target', value: signature.target }] : []),
+        ...(compact.length <= 5000 ? [{ key: 'mloop.signature', value: compact }] : []),
+      ],
+    });
+    return { model_version: version, signature };
+  }
+
+  async #ensureRegisteredModel(ctx: RequestContext, name: string): Promise<void> {
+    try {
+      await this.deps.registry.getRegisteredModel(ctx, name);
+    } catch (error) {
+      if (!isMloopError(error) || error.code !== 'RESOURCE_DOES_NOT_EXIST') throw error;
+      try {
+        await this.deps.registry.createRegisteredModel(ctx, { name });
+      } catch (e) {
+        if (!isMloopError(e) || e.code !== 'RESOURCE_ALREADY_EXISTS') throw e;
+      }
+    }
   }
 
   // ------------------------------------------------------------------ requests
@@ -606,16 +663,7 @@ export class TrainingService {
   /** Registers a run's model with its lineage (tags, dataset dependent, feature consumer, lineage edges). */
   async #register(ctx: RequestContext, plan: TrainingPlan, runId: string, paramsHash: string, jobId: string): Promise<ModelVersion> {
     const name = plan.register_as!;
-    try {
-      await this.deps.registry.getRegisteredModel(ctx, name);
-    } catch (error) {
-      if (!isMloopError(error) || error.code !== 'RESOURCE_DOES_NOT_EXIST') throw error;
-      try {
-        await this.deps.registry.createRegisteredModel(ctx, { name });
-      } catch (e) {
-        if (!isMloopError(e) || e.code !== 'RESOURCE_ALREADY_EXISTS') throw e;
-      }
-    }
+    await this.#ensureRegisteredModel(ctx, name);
     const datasetRef = `${plan.dataset.name}@${plan.dataset.version}`;
     const version = await this.deps.registry.createModelVersion(ctx, {
       name,
@@ -884,7 +932,7 @@ async function checkParity(out: FitOutput, holdout: Table): Promise<{ max_abs_di
   const session = await openSession(out.onnx);
   try {
     const signature = builtInSignature(out.signature, '');
-    const scores = await scoreTable(session, holdout, signature);
+    const scores = await scoreTable(session, holdout, { ...signature, task: out.task });
     let expected = out.float32Predictions;
     let got: Float64Array;
     if (out.task === 'regression') got = scores.values!;

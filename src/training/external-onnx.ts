@@ -1,0 +1,258 @@
+/**
+ * ONNX files trained elsewhere (scikit-learn through skl2onnx, PyTorch through torch.onnx, …): reading
+ * their signature and refusing the unsafe ones before anything loads them.
+ *
+ * External data. An ONNX tensor may keep its bytes in another file, named by the `location` entry of
+ * its `external_data`. A location that leaves the model's folder — an absolute path, a `..` segment, a
+ * drive letter or UNC path, a URL — lets a model read any file the server can read when a runtime loads
+ * it (CVE-2022-25882 in onnx, and its cousins in runtimes). Such files are refused with 400 naming the
+ * tensor and the location. An upload is one file, so tensors with external data inside the folder
+ * cannot be resolved either: those files are refused too, with a message saying how to save the model
+ * self-contained (`onnx.save_model(model, path, save_as_external_data=False)`, the default below 2 GiB).
+ * Every tensor is checked: initializers, sparse initializers, tensors in node attributes (`Constant`),
+ * and subgraphs (`If`, `Loop`, `Scan`) and functions at any depth.
+ */
+import onnxProto, { type onnx as O } from 'onnx-proto';
+import { invalidParam } from '../core/errors.ts';
+import type { StoredSignature } from './model-files.ts';
+import type { SignatureTensor } from './scoring.ts';
+import type { Task } from './types.ts';
+
+const { onnx } = onnxProto;
+
+const ELEM_NAMES: Record<number, string> = {
+  1: 'float',
+  2: 'uint8',
+  3: 'int8',
+  4: 'uint16',
+  5: 'int16',
+  6: 'int32',
+  7: 'int64',
+  8: 'string',
+  9: 'bool',
+  10: 'float16',
+  11: 'double',
+  12: 'uint32',
+  13: 'uint64',
+  14: 'complex64',
+  15: 'complex128',
+  16: 'bfloat16',
+};
+
+/** What the file says about itself. */
+export interface OnnxFacts {
+  readonly inputs: SignatureTensor[];
+  readonly outputs: SignatureTensor[];
+  readonly producer: { name: string; version: string; irVersion: number; opsets: { domain: string; version: number }[] };
+  readonly metadata: Record<string, string>;
+}
+
+/** One tensor that keeps its data outside the file. */
+interface ExternalRef {
+  readonly tensor: string;
+  readonly location: string;
+}
+
+/**
+ * Why a location leaves the model's folder, or undefined when it stays inside. The location is judged
+ * as written and after percent-decoding, with both slash kinds as separators.
+ */
+export function unsafeLocation(location: string): string | undefined {
+  const variants = [location];
+  try {
+    const decoded = decodeURIComponent(location);
+    if (decoded !== location) variants.push(decoded);
+  } catch {
+    return 'it is not valid percent-encoding';
+  }
+  for (const v of variants) {
+    if (v === '') return 'it is empty';
+    if (/[\u0000-\u001f]/.test(v)) return 'it holds control characters';
+    if (v.startsWith('/') || v.startsWith('\\')) return 'it is an absolute path';
+    if (/^[A-Za-z]:/.test(v)) return 'it names a drive';
+    if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(v) || /^file:/i.test(v)) return 'it is a URL';
+    if (v.startsWith('~')) return 'it names a home folder';
+    if (v.split(/[\\/]/).some((segment) => segment === '..')) return 'it climbs out with ".."';
+  }
+  return undefined;
+}
+
+function collectGraph(graph: O.IGraphProto | null | undefined, where: string, out: ExternalRef[]): void {
+  if (!graph) return;
+  for (const t of graph.initializer ?? []) collectTensor(t, `${where}initializer ${t.name ?? ''}`, out);
+  for (const s of graph.sparseInitializer ?? []) collectSparse(s, `${where}sparse initializer`, out);
+  for (const node of graph.node ?? []) collectNode(node, where, out);
+}
+
+function collectNode(node: O.INodeProto, where: string, out: ExternalRef[]): void {
+  const at = `${where}node ${node.name || node.opType || '?'}`;
+  for (const a of node.attribute ?? []) {
+    if (a.t) collectTensor(a.t, `${at} attribute ${a.name}`, out);
+    for (const t of a.tensors ?? []) collectTensor(t, `${at} attribute ${a.name}`, out);
+    if (a.sparseTensor) collectSparse(a.sparseTensor, `${at} attribute ${a.name}`, out);
+    for (const s of a.sparseTensors ?? []) collectSparse(s, `${at} attribute ${a.name}`, out);
+    if (a.g) collectGraph(a.g, `${at} subgraph ${a.name}: `, out);
+    for (const g of a.graphs ?? []) collectGraph(g, `${at} subgraph ${a.name}: `, out);
+  }
+}
+
+function collectSparse(s: O.ISparseTensorProto, where: string, out: ExternalRef[]): void {
+  if (s.values) collectTensor(s.values, `${where} values`, out);
+  if (s.indices) collectTensor(s.indices, `${where} indices`, out);
+}
+
+function collectTensor(t: O.ITensorProto, where: string, out: ExternalRef[]): void {
+  const external = t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL || (t.externalData?.length ?? 0) > 0;
+  if (!external) return;
+  const location = t.externalData?.find((e) => e.key === 'location')?.value ?? '';
+  out.push({ tensor: where.trim(), location });
+}
+
+/** Decodes an ONNX file; a file that is not one is INVALID_PARAMETER_VALUE on `file`. */
+export function decodeOnnx(bytes: Uint8Array): O.ModelProto {
+  if (bytes.length === 0) throw invalidParam('file', 'is empty');
+  let model: O.ModelProto;
+  try {
+    model = onnx.ModelProto.decode(bytes);
+  } catch (error) {
+    throw invalidParam('file', `is not an ONNX model: ${(error as Error).message}`);
+  }
+  if (!model.graph || (model.graph.node?.length ?? 0) === 0 && (model.graph.output?.length ?? 0) === 0) throw invalidParam('file', 'is not an ONNX model: it has no graph');
+  return model;
+}
+
+/**
+ * Refuses files whose tensors keep data outside the file: with 400 naming the tensor and the location,
+ * saying whether it escapes the model's folder (CVE-2022-25882) or merely needs a file that was not uploaded.
+ */
+export function checkExternalData(model: O.ModelProto): void {
+  const refs: ExternalRef[] = [];
+  collectGraph(model.graph, '', refs);
+  for (const f of model.functions ?? []) for (const node of f.node ?? []) collectNode(node, `function ${f.name}: `, refs);
+  for (const ti of model.trainingInfo ?? []) {
+    collectGraph(ti.initialization, 'training initialization: ', refs);
+    collectGraph(ti.algorithm, 'training algorithm: ', refs);
+  }
+  for (const ref of refs) {
+    const why = unsafeLocation(ref.location);
+    if (why !== undefined) {
+      throw invalidParam(
+        'file',
+        `tensor "${ref.tensor}" keeps its data at external location ${JSON.stringify(ref.location)}, outside the model's folder (${why}); such files can read arbitrary files when loaded (CVE-2022-25882) and are refused`,
+      );
+    }
+  }
+  if (refs.length > 0) {
+    throw invalidParam(
+      'file',
+      `${refs.length} tensor(s) keep their data in external files (first: "${refs[0].tensor}" at ${JSON.stringify(refs[0].location)}); upload one self-contained ONNX file instead (onnx.save_model(model, path, save_as_external_data=False))`,
+    );
+  }
+}
+
+function typeName(type: O.ITypeProto | null | undefined): { type: string; shape: (number | string | null)[] } {
+  if (!type) return { type: 'unknown', shape: [] };
+  if (type.tensorType) {
+    const dims = type.tensorType.shape?.dim ?? [];
+    return {
+      type: ELEM_NAMES[type.tensorType.elemType ?? 0] ?? `elem${type.tensorType.elemType}`,
+      shape: dims.map((d) => (d.dimValue !== undefined && d.dimValue !== null && Number(d.dimValue) > 0 ? Number(d.dimValue) : d.dimParam ? d.dimParam : null)),
+    };
+  }
+  if (type.sequenceType) return { type: `seq(${typeName(type.sequenceType.elemType).type})`, shape: [] };
+  if (type.mapType) return { type: `map(${ELEM_NAMES[type.mapType.keyType ?? 0] ?? '?'},${typeName(type.mapType.valueType).type})`, shape: [] };
+  if (type.optionalType) return { type: `optional(${typeName(type.optionalType.elemType).type})`, shape: [] };
+  if (type.sparseTensorType) return { type: `sparse(${ELEM_NAMES[type.sparseTensorType.elemType ?? 0] ?? '?'})`, shape: [] };
+  return { type: 'unknown', shape: [] };
+}
+
+/** Inputs (initializers left out, as old exporters list them), outputs, producer and metadata of a decoded file. */
+export function onnxFacts(model: O.ModelProto): OnnxFacts {
+  const graph = model.graph!;
+  const initializers = new Set((graph.initializer ?? []).map((t) => t.name));
+  const tensor = (v: O.IValueInfoProto): SignatureTensor => ({ name: v.name ?? '', ...typeName(v.type) });
+  return {
+    inputs: (graph.input ?? []).filter((v) => !initializers.has(v.name ?? '')).map(tensor),
+    outputs: (graph.output ?? []).map(tensor),
+    producer: {
+      name: model.producerName ?? '',
+      version: model.producerVersion ?? '',
+      irVersion: Number(model.irVersion ?? 0),
+      opsets: (model.opsetImport ?? []).map((o) => ({ domain: o.domain || 'ai.onnx', version: Number(o.version ?? 0) })),
+    },
+    metadata: Object.fromEntries((model.metadataProps ?? []).map((p) => [p.key ?? '', p.value ?? ''])),
+  };
+}
+
+/** How the caller describes an external model's outputs (all optional: guessed from names and shapes). */
+export interface ExternalModelOptions {
+  readonly task?: Task | 'classification';
+  readonly target?: string;
+  readonly classes?: readonly string[];
+  readonly probabilitiesOutput?: string;
+  readonly valueOutput?: string;
+  readonly labelOutput?: string;
+  /**
+   * Dataset columns, in order, that fill the model's single 2-D input [N, d] (models that read one
+   * feature matrix, as skl2onnx and torch.onnx export them).
+   */
+  readonly columns?: readonly string[];
+}
+
+/**
+ * The stored signature of an external model. The task and the output roles are taken from the options,
+ * else guessed: a float output named like `probabilities` (skl2onnx with `zipmap=False`) means
+ * classification; a single float output means regression; `label` names the label output.
+ */
+export function externalSignature(facts: OnnxFacts, options: ExternalModelOptions): StoredSignature {
+  const outputNames = new Set(facts.outputs.map((o) => o.name));
+  for (const [field, name] of [
+    ['probabilities_output', options.probabilitiesOutput],
+    ['value_output', options.valueOutput],
+    ['label_output', options.labelOutput],
+  ] as const) {
+    if (name !== undefined && !outputNames.has(name)) throw invalidParam(field, `the model has no output "${name}" (outputs: ${[...outputNames].join(', ')})`);
+  }
+  const floatOutputs = facts.outputs.filter((o) => o.type === 'float' || o.type === 'double');
+  const probabilities = options.probabilitiesOutput ?? floatOutputs.find((o) => /prob/i.test(o.name))?.name;
+  const label = options.labelOutput ?? facts.outputs.find((o) => /label/i.test(o.name))?.name;
+  let task: Task | undefined;
+  let classes = options.classes ? [...options.classes] : undefined;
+  const requested = options.task;
+  if (requested === 'regression' || (requested === undefined && !probabilities && floatOutputs.length === 1)) {
+    task = 'regression';
+  } else if (requested !== undefined || probabilities) {
+    if (!probabilities) throw invalidParam('probabilities_output', 'a classifier needs a float output of class probabilities [N, k]; name it');
+    const shape = facts.outputs.find((o) => o.name === probabilities)!.shape;
+    const k = classes?.length ?? (typeof shape[1] === 'number' ? shape[1] : undefined);
+    if (k === undefined) throw invalidParam('classes', `the number of classes cannot be read from output "${probabilities}" (shape [${shape.join(', ')}]); give classes`);
+    classes ??= Array.from({ length: k }, (_, i) => String(i));
+    task = requested === 'binary' || requested === 'multiclass' ? requested : k === 2 ? 'binary' : 'multiclass';
+    if (task === 'binary' && k !== 2) throw invalidParam('task', `binary, but output "${probabilities}" has ${k} classes`);
+  }
+  const valueOutput = task === 'regression' ? (options.valueOutput ?? floatOutputs[0]?.name) : undefined;
+  let inputs: SignatureTensor[] = facts.inputs;
+  if (options.columns) {
+    const matrix = facts.inputs.filter((i) => i.shape.length === 2 && i.shape[1] !== 1);
+    if (facts.inputs.length !== 1 || matrix.length !== 1) {
+      throw invalidParam('columns', `columns fill a model with one input of shape [N, d]; this one has inputs ${facts.inputs.map((i) => `${i.name} [${i.shape.join(', ')}]`).join(', ')}`);
+    }
+    const d = matrix[0].shape[1];
+    if (typeof d === 'number' && d !== options.columns.length) throw invalidParam('columns', `input "${matrix[0].name}" has ${d} features; ${options.columns.length} columns were given`);
+    if (new Set(options.columns).size !== options.columns.length) throw invalidParam('columns', 'a column is listed twice');
+    inputs = [{ ...matrix[0], columns: [...options.columns] }];
+  }
+  return {
+    format: 'mloop.signature/1',
+    source: 'external',
+    inputs,
+    outputs: facts.outputs,
+    ...(task ? { task } : {}),
+    ...(options.target ? { target: options.target } : {}),
+    ...(classes && task !== 'regression' ? { classes } : {}),
+    ...(task && task !== 'regression' ? { probabilitiesOutput: probabilities } : {}),
+    ...(valueOutput ? { valueOutput } : {}),
+    ...(label ? { labelOutput: label } : {}),
+    producer: facts.producer,
+  };
+}
