@@ -282,6 +282,9 @@ for (const { name, online, metadata, skip } of CASES) {
       const badTime = await server.json('POST', '/api/v1/features/retrieve', { features: ['driver_hourly_stats:conv_rate'], entity_rows: [{ driver_id: 1, event_timestamp: 'yesterday' }] });
       assert.equal(badTime.status, 400);
       assert.equal(badTime.body.errors[0].field, 'entity_rows[0].event_timestamp');
+      const reserved = await server.json('POST', '/api/v1/features/retrieve', { features: ['driver_hourly_stats:conv_rate'], entity_rows: [{ driver_id: 1, event_timestamp: T0, __rid: 5 }] });
+      assert.equal(reserved.status, 400);
+      assert.equal(reserved.body.errors[0].field, 'entity_rows[0].__rid');
       const badPush = await server.json('POST', '/api/v1/features/push', { feature_view: 'driver_hourly_stats', rows: [{ driver_id: 1, event_timestamp: T0, conv_rate: 'high' }] });
       assert.equal(badPush.status, 400);
       assert.equal(badPush.body.errors[0].field, 'rows[0].conv_rate');

@@ -715,6 +715,12 @@ export class FeatureStoreService {
     const types = new Map<string, ExprType>([[tsColumn, 'timestamp'], ...selection.keys, ...selection.requestFields]);
     const names: string[] = [];
     for (const row of rows) for (const k of Object.keys(row)) if (!names.includes(k)) names.push(k);
+    for (const name of names) {
+      // eslint-disable-next-line no-control-regex
+      if (name.startsWith('__') || /[\u0000-\u001f]/.test(name) || name.length > 255) {
+        throw invalidParam(`${fields.rows}[0].${name}`, 'column names may not start with "__", hold control characters or exceed 255 characters');
+      }
+    }
     for (const k of [...selection.keys.keys(), tsColumn]) if (!names.includes(k)) throw invalidParam(`${fields.rows}[0].${k}`, 'is required');
     for (const name of names) if (!types.has(name)) types.set(name, inferType(rows, name));
     const columns: DuckColumn[] = [{ name: '__rid', type: 'int' }, ...names.map((name) => ({ name, type: types.get(name)! }))];
