@@ -16,7 +16,7 @@ describe('server basics', () => {
     assert.deepEqual((await server.json('GET', '/healthz')).body, { status: 'ok' });
     const ready = await server.json('GET', '/readyz');
     assert.equal(ready.status, 200);
-    assert.deepEqual(ready.body.checks, { metadata: 'ok', artifacts: 'ok' });
+    assert.deepEqual(ready.body.checks, { metadata: 'ok', artifacts: 'ok', online: 'ok' });
   });
 
   it('echoes a given request id and makes one otherwise', async () => {

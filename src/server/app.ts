@@ -101,6 +101,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     for (const [name, probe] of [
       ['metadata', () => deps.metadata.ping()],
       ['artifacts', () => deps.blobs.ping()],
+      ['online', () => services.features.deps.online.ping()],
     ] as const) {
       try {
         await probe();
