@@ -20,13 +20,16 @@ export interface GrowerParams {
   readonly constantHessian: boolean;
 }
 
+/** Nodes with fewer rows are split by one thread: below this the hand-off costs more than it saves. */
+const PARALLEL_MIN_ROWS = 4096;
+
 /** scikit-learn's `min_hessian_to_split`. */
 const MIN_HESSIAN_TO_SPLIT = 1e-3;
 
 /** Histogram slots to keep for `params` and a slot size in bytes, bounded by a memory budget. */
 export function histogramSlots(params: GrowerParams, slotBytes: number): number {
   const budget = Math.max(3, Math.floor((512 * 1024 * 1024) / slotBytes));
-  const wanted = params.maxLeafNodes !== null ? params.maxLeafNodes + 2 : 64;
+  const wanted = params.maxLeafNodes !== null ? params.maxLeafNodes + 1 : 64;
   return Math.max(3, Math.min(wanted, budget));
 }
 
@@ -36,10 +39,7 @@ export class TreeGrower {
   readonly #runner: TaskRunner;
   readonly #p: GrowerParams;
   readonly #thresholds: readonly Float32Array[];
-  readonly #missingBin: number;
   readonly #threads: number;
-  readonly #tmp: Uint32Array;
-  readonly #goLeft = new Uint8Array(256);
   readonly #freeSlots: number[] = [];
   #cap = 0;
   #start = new Int32Array(0);
@@ -68,9 +68,7 @@ export class TreeGrower {
     this.#runner = runner;
     this.#p = params;
     this.#thresholds = thresholds;
-    this.#missingBin = arrays.nBins - 1;
     this.#threads = runner.threads;
-    this.#tmp = new Uint32Array(arrays.n);
     for (let s = slots - 1; s >= 0; s--) this.#freeSlots.push(s);
     this.#grow(params.maxLeafNodes !== null ? 2 * params.maxLeafNodes : 64);
     const ctl = arrays.ctl;
@@ -82,123 +80,127 @@ export class TreeGrower {
 
   /**
    * Grows the tree of class `k` from the current gradients, adds its leaf values to the raw predictions
-   * of the training rows and returns it.
+   * of the training rows (and, with `thenGradients`, computes the next gradients) and returns it.
    */
-  growTree(k: number): Tree {
+  growTree(k: number, thenGradients = false): Tree {
     const a = this.#a;
+    const ctl = a.ctl;
     const n = a.n;
     const p = this.#p;
-    const part = a.partition;
-    for (let i = 0; i < n; i++) part[i] = i;
     this.#nNodes = 0;
     this.#heap.length = 0;
     this.#finalized.length = 0;
-    a.ctl[C.CLASS] = k;
-
-    let G = 0;
-    let H = 0;
-    const grad = a.grad.subarray(k * n, (k + 1) * n);
-    for (let i = 0; i < n; i++) G += grad[i];
-    if (p.constantHessian) H = n;
-    else {
-      const hess = a.hess.subarray(k * n, (k + 1) * n);
-      for (let i = 0; i < n; i++) H += hess[i];
-    }
-    const root = this.#newNode(0, n, 0, G, H, 0);
-    if (n < 2 * p.minSamplesLeaf || H < MIN_HESSIAN_TO_SPLIT) {
+    ctl[C.CLASS] = k;
+    const root = this.#newNode(0, n, 0, 0, 0, 0);
+    if (n < 2 * p.minSamplesLeaf) {
       this.#finalize(root);
     } else {
       this.#slot[root] = this.#takeSlot();
+      ctl[C.CODE] = TASK.ROOT;
+      ctl[C.START] = 0;
+      ctl[C.END] = n;
       this.#setChild(0, root, true);
-      a.ctl[C.CODE] = TASK.ROOT;
-      this.#runner.run();
+      // The root task resets the partition and sums the gradients and hessians.
+      this.#runner.run(this.#participants(n));
+      this.#sumG[root] = ctl[C.CHILD + CH.SUM_G];
+      this.#sumH[root] = ctl[C.CHILD + CH.SUM_H];
       this.#readSplit(root, 0);
       if (this.#gain[root] <= 0) this.#finalize(root);
       else this.#push(root);
     }
-
-    while (this.#heap.length > 0) {
-      const node = this.#pop();
-      const nLeft = this.#partition(node);
-      const depth = this.#depth[node] + 1;
-      const gl = this.#gl[node];
-      const hl = this.#hl[node];
-      const gr = this.#sumG[node] - gl;
-      const hr = this.#sumH[node] - hl;
-      const l2 = p.l2Regularization;
-      const start = this.#start[node];
-      const left = this.#newNode(start, start + nLeft, depth, gl, hl, -gl / (hl + l2 + 1e-15));
-      const right = this.#newNode(start + nLeft, this.#end[node], depth, gr, hr, -gr / (hr + l2 + 1e-15));
-      this.#left[node] = left;
-      this.#right[node] = right;
-      const nRight = this.#end[node] - start - nLeft;
-      // Without missing values in training, NaN at predict time follows the larger child (as scikit-learn).
-      if (a.hasMissing[this.#feature[node]] === 0) this.#missingLeft[node] = nLeft > nRight ? 1 : 0;
-
-      const nLeaves = this.#finalized.length + this.#heap.length + 2;
-      if (p.maxLeafNodes !== null && nLeaves === p.maxLeafNodes) {
-        this.#finalize(left);
-        this.#finalize(right);
-        while (this.#heap.length > 0) this.#finalize(this.#heap.pop()!);
-        this.#releaseSlot(node);
-        break;
-      }
-      if (p.maxDepth !== null && depth === p.maxDepth) {
-        this.#finalize(left);
-        this.#finalize(right);
-        this.#releaseSlot(node);
-        continue;
-      }
-      const splitLeft = nLeft >= 2 * p.minSamplesLeaf;
-      const splitRight = nRight >= 2 * p.minSamplesLeaf;
-      if (!splitLeft) this.#finalize(left);
-      if (!splitRight) this.#finalize(right);
-      if (splitLeft || splitRight) this.#splitChildren(node, left, right, splitLeft, splitRight);
-      this.#releaseSlot(node);
-    }
-    return this.#emit(k);
+    while (this.#heap.length > 0) this.#split(this.#pop());
+    return this.#emit(k, thenGradients);
   }
 
-  /** Builds the children's histograms (one by subtraction when the parent's is kept) and finds their splits. */
-  #splitChildren(node: number, left: number, right: number, splitLeft: boolean, splitRight: boolean): void {
+  /** Splits `node`: partitions its rows, and builds the histograms and finds the splits of the children that may split further. */
+  #split(node: number): void {
     const a = this.#a;
     const ctl = a.ctl;
-    const parentSlot = this.#slot[node];
-    const nLeft = this.#end[left] - this.#start[left];
-    const nRight = this.#end[right] - this.#start[right];
-    let mode: number;
-    if (parentSlot >= 0) {
-      mode = nLeft < nRight ? 0 : 1;
-      this.#slot[left] = this.#takeSlot(node);
-      this.#slot[right] = this.#takeSlot(node);
+    const p = this.#p;
+    const start = this.#start[node];
+    const end = this.#end[node];
+    const nLeft = this.#nl[node];
+    const nRight = end - start - nLeft;
+    const depth = this.#depth[node] + 1;
+    const gl = this.#gl[node];
+    const hl = this.#hl[node];
+    const gr = this.#sumG[node] - gl;
+    const hr = this.#sumH[node] - hl;
+    const l2 = p.l2Regularization;
+    const left = this.#newNode(start, start + nLeft, depth, gl, hl, -gl / (hl + l2 + 1e-15));
+    const right = this.#newNode(start + nLeft, end, depth, gr, hr, -gr / (hr + l2 + 1e-15));
+    this.#left[node] = left;
+    this.#right[node] = right;
+    const f = this.#feature[node];
+
+    // The same stopping rules, in the same order, as scikit-learn's grower.
+    let stopAll = false;
+    let splitLeft = true;
+    let splitRight = true;
+    if (p.maxLeafNodes !== null && this.#finalized.length + this.#heap.length + 2 === p.maxLeafNodes) {
+      stopAll = true;
+      splitLeft = splitRight = false;
+    } else if (p.maxDepth !== null && depth === p.maxDepth) {
+      splitLeft = splitRight = false;
     } else {
-      mode = 2;
-      if (splitLeft) this.#slot[left] = this.#takeSlot(node);
-      if (splitRight) this.#slot[right] = this.#takeSlot(node);
+      splitLeft = nLeft >= 2 * p.minSamplesLeaf;
+      splitRight = nRight >= 2 * p.minSamplesLeaf;
     }
-    ctl[C.CODE] = TASK.CHILDREN;
-    ctl[C.MODE] = mode;
+    const parentSlot = this.#slot[node];
+    const small = nLeft < nRight ? 0 : 1;
+    if (splitLeft || splitRight) {
+      if (parentSlot >= 0) {
+        // The smaller child is histogrammed from its rows, the larger one by subtraction if it needs one.
+        const needs = [small === 0 || splitLeft, small === 1 || splitRight];
+        if (needs[0]) this.#slot[left] = this.#takeSlot();
+        if (needs[1]) this.#slot[right] = this.#takeSlot();
+      } else {
+        if (splitLeft) this.#slot[left] = this.#takeSlot();
+        if (splitRight) this.#slot[right] = this.#takeSlot();
+      }
+    }
+    ctl[C.CODE] = TASK.SPLIT;
+    ctl[C.START] = start;
+    ctl[C.END] = end;
     ctl[C.PARENT_SLOT] = parentSlot;
+    ctl[C.FEATURE] = f;
+    ctl[C.BIN] = this.#bin[node];
+    ctl[C.MISSING_LEFT] = this.#missingLeft[node];
+    ctl[C.SMALL] = small;
     this.#setChild(0, left, splitLeft);
     this.#setChild(1, right, splitRight);
-    this.#runner.run();
-    if (splitLeft) {
-      this.#readSplit(left, 0);
-      if (this.#gain[left] <= 0) this.#finalize(left);
-      else this.#push(left);
-    } else this.#releaseSlot(left);
-    if (splitRight) {
-      this.#readSplit(right, 1);
-      if (this.#gain[right] <= 0) this.#finalize(right);
-      else this.#push(right);
-    } else this.#releaseSlot(right);
+    this.#runner.run(this.#participants(end - start));
+    const partitioned = ctl[C.COUNTS] + ctl[C.COUNTS + 2];
+    if (partitioned !== nLeft) throw new Error(`tree grower: partition gave ${partitioned} left rows, histogram said ${nLeft}`);
+    // Without missing values in training, NaN at predict time follows the larger child (as scikit-learn).
+    if (a.hasMissing[f] === 0) this.#missingLeft[node] = nLeft > nRight ? 1 : 0;
+    this.#releaseSlot(node);
+
+    if (stopAll) {
+      this.#finalize(left);
+      this.#finalize(right);
+      while (this.#heap.length > 0) this.#finalize(this.#heap.pop()!);
+      return;
+    }
+    for (const [child, c, splittable] of [[left, 0, splitLeft], [right, 1, splitRight]] as const) {
+      if (!splittable) {
+        this.#finalize(child);
+        continue;
+      }
+      this.#readSplit(child, c);
+      if (this.#gain[child] <= 0) this.#finalize(child);
+      else this.#push(child);
+    }
+  }
+
+  /** Both threads for nodes large enough to repay the hand-off, else the calling thread alone. */
+  #participants(rows: number): number {
+    return this.#threads > 1 && rows >= PARALLEL_MIN_ROWS ? 2 : 1;
   }
 
   #setChild(c: number, node: number, find: boolean): void {
     const ctl = this.#a.ctl;
     const b = C.CHILD + c * CHILD_STRIDE;
-    ctl[b + CH.START] = this.#start[node];
-    ctl[b + CH.END] = this.#end[node];
     ctl[b + CH.SLOT] = this.#slot[node];
     ctl[b + CH.FIND] = find ? 1 : 0;
     ctl[b + CH.SUM_G] = this.#sumG[node];
@@ -209,8 +211,9 @@ export class TreeGrower {
   /** Takes the best of the threads' candidates for child `c`; threads hold increasing feature ranges. */
   #readSplit(node: number, c: number): void {
     const res = this.#a.res;
+    const participants = this.#a.ctl[C.PARTICIPANTS];
     let best = c * RESULT_STRIDE;
-    for (let t = 1; t < this.#threads; t++) {
+    for (let t = 1; t < participants; t++) {
       const o = (t * 2 + c) * RESULT_STRIDE;
       if (res[o + R.GAIN] > res[best + R.GAIN]) best = o;
     }
@@ -221,36 +224,6 @@ export class TreeGrower {
     this.#gl[node] = res[best + R.SUM_GL];
     this.#hl[node] = res[best + R.SUM_HL];
     this.#nl[node] = res[best + R.N_L];
-  }
-
-  /** Moves the node's left rows to the front of its range (stable) and returns how many there are. */
-  #partition(node: number): number {
-    const a = this.#a;
-    const part = a.partition;
-    const tmp = this.#tmp;
-    const binned = a.binned;
-    const col = this.#feature[node] * a.n;
-    const bin = this.#bin[node];
-    // goLeft[b] for every bin value, so that the loop below has no data-dependent branch.
-    const goLeft = this.#goLeft;
-    for (let b = 0; b < 256; b++) goLeft[b] = b <= bin ? 1 : 0;
-    goLeft[this.#missingBin] = this.#missingLeft[node];
-    const start = this.#start[node];
-    const end = this.#end[node];
-    let l = start;
-    let r = 0;
-    for (let j = start; j < end; j++) {
-      const i = part[j];
-      const left = goLeft[binned[col + i]];
-      part[l] = i;
-      tmp[r] = i;
-      l += left;
-      r += left ^ 1;
-    }
-    part.set(tmp.subarray(0, r), l);
-    const nLeft = l - start;
-    if (nLeft !== this.#nl[node]) throw new Error(`tree grower: partition gave ${nLeft} left rows, histogram said ${this.#nl[node]}`);
-    return nLeft;
   }
 
   #newNode(start: number, end: number, depth: number, sumG: number, sumH: number, value: number): number {
@@ -285,12 +258,12 @@ export class TreeGrower {
   }
 
   /** A free histogram slot; when none is left, the slot of the heap node with the smallest gain. */
-  #takeSlot(protect = -1): number {
+  #takeSlot(): number {
     const free = this.#freeSlots.pop();
     if (free !== undefined) return free;
     let victim = -1;
     for (const node of this.#heap) {
-      if (node === protect || this.#slot[node] < 0) continue;
+      if (this.#slot[node] < 0) continue;
       if (victim < 0 || this.#gain[node] < this.#gain[victim]) victim = node;
     }
     if (victim < 0) throw new Error('tree grower: histogram pool exhausted');
@@ -335,7 +308,7 @@ export class TreeGrower {
   }
 
   /** Applies the learning rate to the leaves, updates the raw predictions and packs the tree. */
-  #emit(k: number): Tree {
+  #emit(k: number, thenGradients: boolean): Tree {
     const a = this.#a;
     const nNodes = this.#nNodes;
     const lr = this.#p.learningRate;
@@ -373,6 +346,7 @@ export class TreeGrower {
     }
     a.ctl[C.CODE] = TASK.RAW_UPDATE;
     a.ctl[C.CLASS] = k;
+    a.ctl[C.THEN_GRADIENTS] = thenGradients ? 1 : 0;
     this.#runner.run();
     return tree;
   }

@@ -15,10 +15,11 @@ import type { Estimator } from '../pipeline.ts';
 import type { FitOptions, FittedModel, Matrix, OnnxModelOutputs, Target, Task } from '../types.ts';
 import { BINNING_SUBSAMPLE, binRows } from './binning.ts';
 import { TreeGrower, histogramSlots, slotBytes } from './grower.ts';
-import { C, RESULT_STRIDE, MAX_THREADS, TASK, type KernelArrays } from './kernels.ts';
+import { C, MAX_THREADS, PARTIAL_SLOTS, RESULT_STRIDE, TASK, type KernelArrays } from './kernels.ts';
 import { LOSS_CODE, type LossKind, baselinePrediction, meanLoss } from './loss.ts';
 import { exportTreeEnsembleOnnx } from './onnx.ts';
 import { allocate, chooseThreads, openRunner } from './threads.ts';
+import { WasmHeap, heapBytes } from './wasm.ts';
 import { type Tree, type TreeJson, addTreeBinned, predictTreeRow, treeFromJson, treeToJson } from './tree.ts';
 
 /** Hyperparameters, named and defaulted as scikit-learn's. */
@@ -291,6 +292,10 @@ export async function fitHistGradientBoosting(
   const baseline = baselinePrediction(lossKind, yTrain, weight ? wTrain : undefined, options.nClasses).map(Math.fround);
 
   const slots = histogramSlots(growerParams(p, lossKind, weight), slotBytes(F, nBins));
+  const histLength = ((slots + PARTIAL_SLOTS) * slotBytes(F, nBins)) / 8;
+  const heap = wasmHeap([F * nTrain, 4 * K * nTrain, 4 * K * nTrain, 4 * nTrain, 4 * nTrain, 4 * nTrain, 8 * histLength]);
+  const place = <T>(ctor: { new (buffer: ArrayBufferLike, byteOffset: number, length: number): T; BYTES_PER_ELEMENT: number }, length: number): T =>
+    heap ? heap.allocate(ctor, length) : allocate(ctor, length, shared);
   const arrays: KernelArrays = {
     n: nTrain,
     nFeatures: F,
@@ -300,11 +305,14 @@ export async function fitHistGradientBoosting(
     sample: binningSample(nTrain, binRng, shared),
     thresholds: allocate(Float32Array, F * (p.max_bins - 1), shared),
     binned: allocate(Uint8Array, F * nTrain, shared),
-    rowBinned: allocate(Uint8Array, F * nTrain, shared),
-    grad: allocate(Float32Array, K * nTrain, shared),
-    hess: allocate(Float32Array, K * nTrain, shared),
-    partition: allocate(Uint32Array, nTrain, shared),
-    hist: allocate(Float64Array, (slots * slotBytes(F, nBins)) / 8, shared),
+    rowBinned: place(Uint8Array, F * nTrain),
+    grad: place(Float32Array, K * nTrain),
+    hess: place(Float32Array, K * nTrain),
+    slots,
+    partition: place(Uint32Array, nTrain),
+    leftRows: place(Uint32Array, nTrain),
+    rightRows: place(Uint32Array, nTrain),
+    hist: place(Float64Array, histLength),
     nBinsNonMissing: allocate(Uint16Array, F, shared),
     hasMissing: allocate(Uint8Array, F, shared),
     y: yTrain,
@@ -313,8 +321,10 @@ export async function fitHistGradientBoosting(
     positionValue: allocate(Float64Array, nTrain, shared),
     ctl: allocate(Float64Array, C.SIZE, shared),
     res: allocate(Float64Array, 2 * MAX_THREADS * RESULT_STRIDE, shared),
+    memory: heap ? heap.memory : null,
   };
   for (let i = 0; i < nTrain; i++) for (let k = 0; k < K; k++) arrays.raw[i * K + k] = baseline[k];
+  for (let i = 0; i < nTrain; i++) arrays.partition[i] = i;
   if (!weight && lossKind === 'squared_error') arrays.hess.fill(1);
 
   const runner = await openRunner(arrays, threads);
@@ -347,10 +357,11 @@ export async function fitHistGradientBoosting(
     const grower = new TreeGrower(arrays, runner, growerParams(p, lossKind, weight), thresholds, slots);
     ctl[C.LOSS] = LOSS_CODE[lossKind];
     ctl[C.N_CLASSES] = K;
+    ctl[C.CODE] = TASK.GRADIENTS;
+    runner.run();
     for (let iter = 0; iter < p.max_iter; iter++) {
-      ctl[C.CODE] = TASK.GRADIENTS;
-      runner.run();
-      for (let k = 0; k < K; k++) trees.push(grower.growTree(k));
+      // The last tree of an iteration hands over the gradients of the next one.
+      for (let k = 0; k < K; k++) trees.push(grower.growTree(k, k === K - 1 && iter < p.max_iter - 1));
       options.onProgress?.((iter + 1) / p.max_iter, `iteration ${iter + 1} of at most ${p.max_iter}`);
       if (valRows && valBinned && valRaw && yVal) {
         for (let k = 0; k < K; k++) addTreeBinned(trees[trees.length - K + k], valBinned, valRows.length, missingBin, valRaw, K, k);
@@ -362,6 +373,17 @@ export async function fitHistGradientBoosting(
     runner.close();
   }
   return new HistGradientBoostingModel(options.task, F, options.task === 'regression' ? 1 : options.nClasses, p, baseline, trees, scores);
+}
+
+/** A WebAssembly heap for arrays of these byte sizes, or null when the engine cannot provide one (over 4 GiB). */
+function wasmHeap(sizes: number[]): WasmHeap | null {
+  const bytes = heapBytes(sizes);
+  if (bytes > 2 ** 32 - 65536) return null;
+  try {
+    return new WasmHeap(bytes);
+  } catch {
+    return null;
+  }
 }
 
 /** Column-major float32 copy of `rows` of `x` (all rows when null). */

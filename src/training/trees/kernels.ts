@@ -1,47 +1,66 @@
 /**
- * The hot loops of histogram gradient boosting — gradient histograms, the subtraction trick, best-split
- * search and gradient computation — over typed arrays that may live in SharedArrayBuffers, so that the
- * main thread and a worker thread can each run one share of a task (a range of features, or of rows).
+ * The hot loops of histogram gradient boosting — partitioning a node's rows, gradient histograms, the
+ * subtraction trick, best-split search, gradients — over typed arrays that live in SharedArrayBuffers
+ * when two threads share the work.
  *
- * A task is described in the control block `ctl`; each thread writes its own result slots in `res`.
- * Every per-feature computation is done by exactly one thread in a fixed order, so the result does not
- * depend on the number of threads.
+ * A task is described in the control block `ctl` and run by one or two "participants" (the main thread
+ * and a worker). Histograms are always built in two fixed chunks of rows whose partial histograms are
+ * then added, whoever computes them, so the model does not depend on the number of threads:
+ *
+ *   phase 1, per chunk: partition the chunk's rows by the split; histogram the rows of the child that
+ *            needs it (the smaller one, or both when the parent's histogram was given up);
+ *   barrier;
+ *   phase 2, per feature range: add the chunks' partial histograms, subtract from the parent for the
+ *            larger child, find each child's best split; per chunk: copy the rows back in place.
  */
 import { type BinScratch, binFeature, makeBinScratch } from './binning.ts';
 import { computeGradients } from './loss.ts';
+import { type WasmKernels, compileKernels } from './wasm.ts';
 
 /** Values per histogram bin: sum of gradients, sum of hessians, count. */
 export const BIN_STRIDE = 3;
-/** Most threads a task can be shared by. */
-export const MAX_THREADS = 8;
+/** Most threads a task can be shared by (one per chunk of rows). */
+export const MAX_THREADS = 2;
+/** Chunks of rows a node's histogram is built from. */
+const CHUNKS = 2;
 
 /** Task codes. */
-export const TASK = { ROOT: 1, CHILDREN: 2, GRADIENTS: 3, EXIT: 4, BIN: 5, TRANSPOSE: 6, RAW_UPDATE: 7 } as const;
+export const TASK = { ROOT: 1, SPLIT: 2, GRADIENTS: 3, EXIT: 4, BIN: 5, TRANSPOSE: 6, RAW_UPDATE: 7 } as const;
 
 /** Offsets in the control block. */
 export const C = {
   CODE: 0,
-  CLASS: 1,
-  CONST_HESS: 2,
-  L2: 3,
-  MIN_LEAF: 4,
-  MIN_HESS: 5,
-  PARENT_SLOT: 6,
-  /** 0: build left by brute force and right by subtraction; 1: the reverse; 2: both by brute force. */
-  MODE: 7,
-  /** Start of child 0's block; child 1's follows after CHILD_STRIDE. */
-  CHILD: 8,
-  LOSS: 24,
-  N_CLASSES: 25,
-  MAX_BINS: 26,
-  /** Feature range [begin, end) of thread t at FEAT + 2t, row range at ROWS + 2t. */
-  FEAT: 27,
-  ROWS: 27 + 2 * MAX_THREADS,
-  SIZE: 27 + 4 * MAX_THREADS,
+  /** Threads taking part in the task (1 or 2). */
+  PARTICIPANTS: 1,
+  CLASS: 2,
+  CONST_HESS: 3,
+  L2: 4,
+  MIN_LEAF: 5,
+  MIN_HESS: 6,
+  LOSS: 7,
+  N_CLASSES: 8,
+  MAX_BINS: 9,
+  /** RAW_UPDATE: also compute the next gradients. */
+  THEN_GRADIENTS: 10,
+  /** The node being split (ROOT: the root): rows partition[START, END), its histogram slot or -1. */
+  START: 11,
+  END: 12,
+  PARENT_SLOT: 13,
+  /** SPLIT: feature, bin and missing-value direction of the split. */
+  FEATURE: 14,
+  BIN: 15,
+  MISSING_LEFT: 16,
+  /** SPLIT: 0 when the left child is the smaller one, 1 when the right one is. */
+  SMALL: 17,
+  /** Child blocks (ROOT uses child 0 for the root itself), CHILD_STRIDE apart. */
+  CHILD: 20,
+  /** SPLIT results: left and right row counts of each chunk, at COUNTS + 2 × chunk. */
+  COUNTS: 36,
+  SIZE: 40,
 } as const;
 
-/** Offsets inside a child block of the control block. */
-export const CH = { START: 0, END: 1, SLOT: 2, FIND: 3, SUM_G: 4, SUM_H: 5, VALUE: 6 } as const;
+/** Offsets inside a child block: its histogram slot (-1: none needed), whether to search its split, its sums and value. */
+export const CH = { SLOT: 0, FIND: 1, SUM_G: 2, SUM_H: 3, VALUE: 4 } as const;
 /** Size of a child block. */
 export const CHILD_STRIDE = 8;
 
@@ -50,6 +69,9 @@ export const R = { GAIN: 0, FEATURE: 1, BIN: 2, MISSING_LEFT: 3, SUM_GL: 4, SUM_
 /** Size of a split result. */
 export const RESULT_STRIDE = 8;
 
+/** Histogram slots used for the partial histograms of the chunks (after the node slots). */
+export const PARTIAL_SLOTS = 2 * CHUNKS;
+
 /** The arrays a task reads and writes; shared between threads when there are several. */
 export interface KernelArrays {
   readonly n: number;
@@ -57,6 +79,8 @@ export interface KernelArrays {
   /** Bins per feature histogram, including the missing-value bin (max_bins + 1). */
   readonly nBins: number;
   readonly nClasses: number;
+  /** Node histogram slots; the PARTIAL_SLOTS partial slots follow them. */
+  readonly slots: number;
   /** Column-major float32 feature values of the training rows, `xcol[f * n + row]` (read by BIN). */
   readonly xcol: Float32Array;
   /** Rows whose values set the bin thresholds; empty for all rows. */
@@ -72,6 +96,9 @@ export interface KernelArrays {
   readonly hess: Float32Array;
   /** Row indices grouped by node: a node owns `partition[start, end)`. */
   readonly partition: Uint32Array;
+  /** Rows going left and right during a split, at the positions of their chunk. */
+  readonly leftRows: Uint32Array;
+  readonly rightRows: Uint32Array;
   /** Histogram slots, each `nFeatures * nBins * BIN_STRIDE` doubles. */
   readonly hist: Float64Array;
   /** Bins used by present values, per feature. */
@@ -87,87 +114,199 @@ export interface KernelArrays {
   readonly positionValue: Float64Array;
   readonly ctl: Float64Array;
   readonly res: Float64Array;
+  /**
+   * The WebAssembly memory holding rowBinned, grad, hess, partition, leftRows, rightRows and hist, when
+   * the histogram loop runs as WebAssembly; null to run it as JavaScript.
+   */
+  readonly memory: WebAssembly.Memory | null;
 }
 
-/** State private to one thread: its compiled histogram kernels and binning buffers. */
+/** State private to one thread: compiled histogram kernels, binning buffers and the barrier to meet the other thread at. */
 export interface KernelScratch {
   readonly kernels: Map<string, HistKernel>;
+  wasm: WasmKernels | null;
   bin: BinScratch | null;
+  readonly goLeft: Uint8Array;
+  /** Waits until every participant of the task has called it. */
+  readonly barrier: () => void;
 }
 
 /** Makes a thread's private state. */
-export function makeScratch(): KernelScratch {
-  return { kernels: new Map(), bin: null };
+export function makeScratch(barrier: () => void = () => {}): KernelScratch {
+  return { kernels: new Map(), wasm: null, bin: null, goLeft: new Uint8Array(256), barrier };
 }
 
-/** Runs thread `t`'s share of the task in `a.ctl`. */
-export function runTask(a: KernelArrays, s: KernelScratch, t: number): void {
+/** Runs thread `t`'s share of the task in `a.ctl`, shared among `p` participants. */
+export function runTask(a: KernelArrays, s: KernelScratch, t: number, p: number): void {
   const ctl = a.ctl;
   const code = ctl[C.CODE];
-  if (code === TASK.GRADIENTS) {
-    const weight = a.weight.length > 0 ? a.weight : null;
-    computeGradients(ctl[C.LOSS], a.y, a.raw, weight, a.grad, a.hess, a.n, ctl[C.N_CLASSES], ctl[C.ROWS + 2 * t], ctl[C.ROWS + 2 * t + 1]);
-    return;
+  const n = a.n;
+  const r0 = Math.floor((n * t) / p);
+  const r1 = Math.floor((n * (t + 1)) / p);
+  const f0 = Math.floor((a.nFeatures * t) / p);
+  const f1 = Math.floor((a.nFeatures * (t + 1)) / p);
+  switch (code) {
+    case TASK.GRADIENTS:
+      gradients(a, r0, r1);
+      return;
+    case TASK.RAW_UPDATE: {
+      const { raw, partition, positionValue } = a;
+      const K = a.nClasses;
+      const k = ctl[C.CLASS] | 0;
+      for (let j = r0; j < r1; j++) raw[partition[j] * K + k] += positionValue[j];
+      if (ctl[C.THEN_GRADIENTS] === 1) {
+        if (p > 1) s.barrier();
+        gradients(a, r0, r1);
+      }
+      return;
+    }
+    case TASK.BIN:
+      binFeatures(a, s, f0, f1);
+      return;
+    case TASK.TRANSPOSE:
+      transposeRows(a, r0, r1);
+      return;
+    case TASK.ROOT:
+    case TASK.SPLIT:
+      for (let c = t; c < CHUNKS; c += p) splitPhase1(a, s, c, code === TASK.ROOT);
+      if (p > 1) s.barrier();
+      splitPhase2(a, t, p, code === TASK.ROOT);
+      return;
   }
-  if (code === TASK.RAW_UPDATE) {
-    const { raw, partition, positionValue } = a;
-    const K = a.nClasses;
-    const k = ctl[C.CLASS] | 0;
-    const r1 = ctl[C.ROWS + 2 * t + 1] | 0;
-    for (let j = ctl[C.ROWS + 2 * t] | 0; j < r1; j++) raw[partition[j] * K + k] += positionValue[j];
-    return;
-  }
-  if (code === TASK.BIN) {
-    binFeatures(a, s, ctl[C.FEAT + 2 * t] | 0, ctl[C.FEAT + 2 * t + 1] | 0);
-    return;
-  }
-  if (code === TASK.TRANSPOSE) {
-    transposeRows(a, ctl[C.ROWS + 2 * t] | 0, ctl[C.ROWS + 2 * t + 1] | 0);
-    return;
-  }
-  if (code !== TASK.ROOT && code !== TASK.CHILDREN) return;
-  const f0 = ctl[C.FEAT + 2 * t] | 0;
-  const f1 = ctl[C.FEAT + 2 * t + 1] | 0;
+}
+
+function gradients(a: KernelArrays, r0: number, r1: number): void {
+  const weight = a.weight.length > 0 ? a.weight : null;
+  computeGradients(a.ctl[C.LOSS], a.y, a.raw, weight, a.grad, a.hess, a.n, a.ctl[C.N_CLASSES], r0, r1);
+}
+
+/** Rows [start, end) of chunk c of the node in the control block. */
+function chunkRange(ctl: Float64Array, c: number): [number, number] {
+  const start = ctl[C.START] | 0;
+  const m = (ctl[C.END] | 0) - start;
+  return [start + Math.floor((m * c) / CHUNKS), start + Math.floor((m * (c + 1)) / CHUNKS)];
+}
+
+function slotOffset(a: KernelArrays, slot: number): number {
+  return slot * a.nFeatures * a.nBins * BIN_STRIDE;
+}
+
+function partialSlot(a: KernelArrays, chunk: number, child: number): number {
+  return a.slots + 2 * chunk + child;
+}
+
+/** Does child `c` get its histogram from its own rows (rather than parent − sibling)? */
+function builtFromRows(ctl: Float64Array, c: number, root: boolean): boolean {
+  if (root) return c === 0;
+  const slot = ctl[C.CHILD + c * CHILD_STRIDE + CH.SLOT];
+  if (slot < 0) return false;
+  return ctl[C.PARENT_SLOT] < 0 || c === ctl[C.SMALL];
+}
+
+/** Phase 1 of ROOT/SPLIT for one chunk: partition its rows and histogram them (all features). */
+function splitPhase1(a: KernelArrays, s: KernelScratch, chunk: number, root: boolean): void {
+  const ctl = a.ctl;
+  const [cs, ce] = chunkRange(ctl, chunk);
   const k = ctl[C.CLASS] | 0;
   const constHess = ctl[C.CONST_HESS] === 1;
-  const slotSize = a.nFeatures * a.nBins * BIN_STRIDE;
-  const c0 = C.CHILD;
-  const c1 = C.CHILD + CHILD_STRIDE;
-  if (code === TASK.ROOT) {
-    buildHistogram(a, s, k, constHess, true, 0, a.n, ctl[c0 + CH.SLOT] * slotSize, f0, f1);
-  } else {
-    const mode = ctl[C.MODE];
-    if (mode === 2) {
-      for (const cb of [c0, c1]) {
-        if (ctl[cb + CH.SLOT] < 0) continue;
-        buildHistogram(a, s, k, constHess, false, ctl[cb + CH.START], ctl[cb + CH.END], ctl[cb + CH.SLOT] * slotSize, f0, f1);
-      }
-    } else {
-      const small = mode === 0 ? c0 : c1;
-      const large = mode === 0 ? c1 : c0;
-      const smallOff = ctl[small + CH.SLOT] * slotSize;
-      buildHistogram(a, s, k, constHess, false, ctl[small + CH.START], ctl[small + CH.END], smallOff, f0, f1);
-      subtractHistogram(a, ctl[C.PARENT_SLOT] * slotSize, smallOff, ctl[large + CH.SLOT] * slotSize, f0, f1);
+  if (root) {
+    const part = a.partition;
+    for (let j = cs; j < ce; j++) part[j] = j;
+    buildHistogram(a, s, k, constHess, null, cs, ce - cs, slotOffset(a, partialSlot(a, chunk, 0)));
+    return;
+  }
+  const part = a.partition;
+  const leftRows = a.leftRows;
+  const rightRows = a.rightRows;
+  const col = (ctl[C.FEATURE] | 0) * a.n;
+  const bin = ctl[C.BIN];
+  // goLeft[b] for every bin value, so that the loop below has no data-dependent branch.
+  const goLeft = s.goLeft;
+  for (let b = 0; b < 256; b++) goLeft[b] = b <= bin ? 1 : 0;
+  goLeft[a.nBins - 1] = ctl[C.MISSING_LEFT];
+  const binned = a.binned;
+  let l = cs;
+  let r = cs;
+  for (let j = cs; j < ce; j++) {
+    const i = part[j];
+    const left = goLeft[binned[col + i]];
+    leftRows[l] = i;
+    rightRows[r] = i;
+    l += left;
+    r += left ^ 1;
+  }
+  ctl[C.COUNTS + 2 * chunk] = l - cs;
+  ctl[C.COUNTS + 2 * chunk + 1] = r - cs;
+  if (builtFromRows(ctl, 0, false)) buildHistogram(a, s, k, constHess, leftRows, cs, l - cs, slotOffset(a, partialSlot(a, chunk, 0)));
+  if (builtFromRows(ctl, 1, false)) buildHistogram(a, s, k, constHess, rightRows, cs, r - cs, slotOffset(a, partialSlot(a, chunk, 1)));
+}
+
+/** Phase 2 of ROOT/SPLIT for thread t of p: copy rows back, complete the children's histograms, find their splits. */
+function splitPhase2(a: KernelArrays, t: number, p: number, root: boolean): void {
+  const ctl = a.ctl;
+  const f0 = Math.floor((a.nFeatures * t) / p);
+  const f1 = Math.floor((a.nFeatures * (t + 1)) / p);
+  const featStride = a.nBins * BIN_STRIDE;
+  const lo = f0 * featStride;
+  const hi = f1 * featStride;
+  const hist = a.hist;
+  const children = root ? 1 : 2;
+  let nLeft = 0;
+  if (!root) {
+    nLeft = ctl[C.COUNTS] + ctl[C.COUNTS + 2];
+    const start = ctl[C.START] | 0;
+    for (let c = t; c < CHUNKS; c += p) {
+      const [cs] = chunkRange(ctl, c);
+      const leftBefore = c === 0 ? 0 : ctl[C.COUNTS];
+      const rightBefore = c === 0 ? 0 : ctl[C.COUNTS + 1];
+      const nl = ctl[C.COUNTS + 2 * c];
+      const nr = ctl[C.COUNTS + 2 * c + 1];
+      a.partition.set(a.leftRows.subarray(cs, cs + nl), start + leftBefore);
+      a.partition.set(a.rightRows.subarray(cs, cs + nr), start + nLeft + rightBefore);
     }
   }
-  const children = code === TASK.ROOT ? 1 : 2;
+  for (let c = 0; c < children; c++) {
+    if (!builtFromRows(ctl, c, root)) continue;
+    const out = slotOffset(a, ctl[C.CHILD + c * CHILD_STRIDE + CH.SLOT]);
+    const p0 = slotOffset(a, partialSlot(a, 0, c));
+    const p1 = slotOffset(a, partialSlot(a, 1, c));
+    for (let i = lo; i < hi; i++) hist[out + i] = hist[p0 + i] + hist[p1 + i];
+  }
+  if (!root && ctl[C.PARENT_SLOT] >= 0) {
+    const large = 1 - ctl[C.SMALL];
+    const largeSlot = ctl[C.CHILD + large * CHILD_STRIDE + CH.SLOT];
+    if (largeSlot >= 0) {
+      const out = slotOffset(a, largeSlot);
+      const parent = slotOffset(a, ctl[C.PARENT_SLOT]);
+      const small = slotOffset(a, ctl[C.CHILD + (1 - large) * CHILD_STRIDE + CH.SLOT]);
+      for (let i = lo; i < hi; i++) hist[out + i] = hist[parent + i] - hist[small + i];
+    }
+  }
+  const m = (ctl[C.END] | 0) - (ctl[C.START] | 0);
+  if (root) {
+    // The root's sums, from feature 0's complete histogram: every thread computes the same numbers.
+    const p0 = slotOffset(a, partialSlot(a, 0, 0));
+    const p1 = slotOffset(a, partialSlot(a, 1, 0));
+    let G = 0;
+    let H = 0;
+    for (let b = 0; b < a.nBins; b++) {
+      G += hist[p0 + b * 3] + hist[p1 + b * 3];
+      H += hist[p0 + b * 3 + 1] + hist[p1 + b * 3 + 1];
+    }
+    if (ctl[C.CONST_HESS] === 1) H = m;
+    if (t === 0) {
+      ctl[C.CHILD + CH.SUM_G] = G;
+      ctl[C.CHILD + CH.SUM_H] = H;
+    }
+    if (H < ctl[C.MIN_HESS]) ctl[C.CHILD + CH.FIND] = 0;
+  }
   for (let c = 0; c < children; c++) {
     const cb = C.CHILD + c * CHILD_STRIDE;
     const out = (t * 2 + c) * RESULT_STRIDE;
     a.res[out + R.GAIN] = -1;
     if (ctl[cb + CH.FIND] !== 1) continue;
-    findBestSplit(
-      a,
-      ctl[cb + CH.SLOT] * slotSize,
-      ctl[cb + CH.END] - ctl[cb + CH.START],
-      ctl[cb + CH.SUM_G],
-      ctl[cb + CH.SUM_H],
-      ctl[cb + CH.VALUE],
-      constHess,
-      f0,
-      f1,
-      out,
-    );
+    const rows = root ? m : c === 0 ? nLeft : m - nLeft;
+    findBestSplit(a, slotOffset(a, ctl[cb + CH.SLOT]), rows, ctl[cb + CH.SUM_G], ctl[cb + CH.SUM_H], ctl[cb + CH.VALUE], ctl[C.CONST_HESS] === 1, f0, f1, out);
   }
 }
 
@@ -198,43 +337,50 @@ function transposeRows(a: KernelArrays, r0: number, r1: number): void {
 }
 
 /**
- * Histograms of features [f0, f1) over the rows `partition[start, end)` (or all rows in order when
- * `root`), written at `off` in the histogram array. Rows are read from the row-major bins, one row at a
- * time for a block of features, so that each row costs one cache line and one gradient load.
+ * Histograms of all features over `m` rows — `rows[start, start + m)`, or the rows start.. in order when
+ * `rows` is null — written at `off`. Rows are read from the row-major bins, one row at a time for a
+ * block of features, so that each row costs one cache line and one gradient load.
  */
 function buildHistogram(
   a: KernelArrays,
   s: KernelScratch,
   k: number,
   constHess: boolean,
-  root: boolean,
+  rows: Uint32Array | null,
   start: number,
-  end: number,
+  m: number,
   off: number,
-  f0: number,
-  f1: number,
 ): void {
-  start |= 0;
-  end |= 0;
-  off |= 0;
   const n = a.n;
+  const F = a.nFeatures;
   const featStride = a.nBins * BIN_STRIDE;
-  a.hist.fill(0, off + f0 * featStride, off + f1 * featStride);
+  a.hist.fill(0, off, off + F * featStride);
+  if (a.memory !== null) {
+    s.wasm ??= compileKernels(a.memory, { nFeatures: F, featStride, block: KERNEL_BLOCK });
+    const rowsPtr = (rows ?? a.partition).byteOffset;
+    const gPtr = a.grad.byteOffset + 4 * k * n;
+    const hPtr = a.hess.byteOffset + 4 * k * n;
+    for (let b = 0; b * KERNEL_BLOCK < F; b++) {
+      const kernel = s.wasm.kernel(rows === null, constHess, b);
+      kernel(rowsPtr, start, m, gPtr, hPtr, a.hist.byteOffset + 8 * (off + b * KERNEL_BLOCK * featStride), a.rowBinned.byteOffset);
+    }
+    return;
+  }
   const g = a.grad.subarray(k * n, (k + 1) * n);
   const h = a.hess.subarray(k * n, (k + 1) * n);
-  for (let fa = f0; fa < f1; fa += KERNEL_BLOCK) {
-    const fb = Math.min(f1, fa + KERNEL_BLOCK);
-    const kernel = histKernel(s, root, constHess, a.nFeatures, featStride, fa, fb);
-    kernel(a.partition, start, end - start, g, h, a.hist.subarray(off + fa * featStride, off + fb * featStride), a.rowBinned);
+  for (let fa = 0; fa < F; fa += KERNEL_BLOCK) {
+    const fb = Math.min(F, fa + KERNEL_BLOCK);
+    const kernel = histKernel(s, rows === null, constHess, F, featStride, fa, fb);
+    kernel(rows ?? a.partition, start, m, g, h, a.hist.subarray(off + fa * featStride, off + fb * featStride), a.rowBinned);
   }
 }
 
 /** Features per compiled histogram kernel. */
-const KERNEL_BLOCK = Number(process.env.KB ?? 32);
+const KERNEL_BLOCK = 32;
 
 /** A compiled histogram loop for one block of features. */
 export type HistKernel = (
-  partition: Uint32Array,
+  rows: Uint32Array,
   start: number,
   m: number,
   grad: Float32Array,
@@ -248,13 +394,13 @@ export type HistKernel = (
  * compiles one straight run of loads and adds per row, about 1.6× faster than a loop over features.
  * Two rows are interleaved per iteration so that their (cache-missing) loads overlap.
  */
-function histKernel(s: KernelScratch, root: boolean, constHess: boolean, stride: number, featStride: number, fa: number, fb: number): HistKernel {
-  const key = `${root ? 'r' : 'c'}${constHess ? 'k' : 'h'}:${stride}:${featStride}:${fa}:${fb}`;
+function histKernel(s: KernelScratch, contiguous: boolean, constHess: boolean, stride: number, featStride: number, fa: number, fb: number): HistKernel {
+  const key = `${contiguous ? 'r' : 'c'}${constHess ? 'k' : 'h'}:${stride}:${featStride}:${fa}:${fb}`;
   const cached = s.kernels.get(key);
   if (cached) return cached;
   const row = (suffix: string, index: string): string[] => {
     const lines = [
-      `  const i${suffix} = ${root ? index : `partition[start + ${index}]`};`,
+      `  const i${suffix} = ${contiguous ? `start + ${index}` : `rows[start + ${index}]`};`,
       `  const g${suffix} = grad[i${suffix}];`,
       `  const r${suffix} = i${suffix} * ${stride};`,
     ];
@@ -268,21 +414,9 @@ function histKernel(s: KernelScratch, root: boolean, constHess: boolean, stride:
   body.push('}', 'if (j < m) {', ...row('a', 'j'));
   for (let f = fa; f < fb; f++) body.push(`  ${update('a', f)}`);
   body.push('}');
-  const kernel = new Function('partition', 'start', 'm', 'grad', 'hess', 'hist', 'rowBinned', body.join('\n')) as HistKernel;
+  const kernel = new Function('rows', 'start', 'm', 'grad', 'hess', 'hist', 'rowBinned', body.join('\n')) as HistKernel;
   s.kernels.set(key, kernel);
   return kernel;
-}
-
-/** `large = parent - small` for features [f0, f1). */
-function subtractHistogram(a: KernelArrays, parentOff: number, smallOff: number, largeOff: number, f0: number, f1: number): void {
-  parentOff |= 0;
-  smallOff |= 0;
-  largeOff |= 0;
-  const hist = a.hist;
-  const featStride = a.nBins * BIN_STRIDE;
-  const lo = f0 * featStride;
-  const hi = f1 * featStride;
-  for (let i = lo; i < hi; i++) hist[largeOff + i] = hist[parentOff + i] - hist[smallOff + i];
 }
 
 /**

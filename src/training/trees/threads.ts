@@ -1,116 +1,132 @@
 /**
- * Runs boosting tasks on the main thread plus worker threads over shared memory. Workers are kept in a
- * small process-wide pool (unref'd, so they never keep the process alive) and handed out to one fit at a
- * time; a task is posted by bumping a generation word that the workers watch with `Atomics`.
+ * Runs boosting tasks on the main thread plus a worker thread over shared memory. Workers are kept in a
+ * small process-wide pool (unref'd, so they never keep the process alive) and handed to one fit at a
+ * time; a task is posted by bumping a generation word that the worker watches with `Atomics`.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { type KernelArrays, type KernelScratch, C, MAX_THREADS, TASK, makeScratch, runTask } from './kernels.ts';
 
-/** Words of the synchronisation array: the task generation, an error flag, then one done word per thread. */
-export const SYNC = { TASK: 0, ERROR: 1, DONE: 2 } as const;
+/** Words of the synchronisation array. */
+export const SYNC = { TASK: 0, ERROR: 1, BARRIER_COUNT: 2, BARRIER_GENERATION: 3, DONE: 4 } as const;
 /** Polls of a sync word before a thread sleeps on it. */
-export const SPIN_LIMIT = 1 << 15;
+export const SPIN_LIMIT = 1 << 14;
 
-/** Runs the task described in the control block on every thread and returns when all are done. */
+/** Runs the task described in the control block and returns when every participant is done. */
 export interface TaskRunner {
   readonly threads: number;
-  run(): void;
-  /** Hands the workers back to the pool. */
+  /** Runs the task with `participants` threads (1: on the calling thread alone). */
+  run(participants?: number): void;
+  /** Hands the worker back to the pool. */
   close(): void;
 }
 
 /** Threads worth using for `rows × features` cells, capped by the machine and by `requested`. */
 export function chooseThreads(rows: number, features: number, requested: number | undefined): number {
   const cap = Math.min(MAX_THREADS, availableParallelism());
-  if (requested !== undefined) return Math.max(1, Math.min(requested, cap, features));
+  if (requested !== undefined) return Math.max(1, Math.min(requested, cap));
   // Below this size a tree grows in milliseconds and the hand-offs would cost more than they save.
   if (rows < 20_000 || features < 2) return 1;
-  return Math.min(2, cap);
+  return cap;
 }
 
 /** Allocates a typed array on a SharedArrayBuffer when `shared`, else on an ordinary buffer. */
-export function allocate<T>(ctor: { new (buffer: ArrayBufferLike): T; BYTES_PER_ELEMENT: number }, length: number, shared: boolean): T {
+export function allocate<T>(ctor: { new (buffer: ArrayBufferLike, byteOffset: number, length: number): T; BYTES_PER_ELEMENT: number }, length: number, shared: boolean): T {
   const bytes = length * ctor.BYTES_PER_ELEMENT;
-  const buffer = shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
-  return new ctor(buffer);
+  return new ctor(shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes), 0, length);
+}
+
+/** Meets the other threads at the barrier words of `sync`. */
+export function barrierOn(sync: Int32Array, participants: () => number): () => void {
+  return () => {
+    const generation = Atomics.load(sync, SYNC.BARRIER_GENERATION);
+    if (Atomics.add(sync, SYNC.BARRIER_COUNT, 1) === participants() - 1) {
+      Atomics.store(sync, SYNC.BARRIER_COUNT, 0);
+      Atomics.add(sync, SYNC.BARRIER_GENERATION, 1);
+      Atomics.notify(sync, SYNC.BARRIER_GENERATION);
+      return;
+    }
+    let spins = 0;
+    while (Atomics.load(sync, SYNC.BARRIER_GENERATION) === generation) {
+      if (Atomics.load(sync, SYNC.ERROR) !== 0) throw new Error('the other boosting thread failed');
+      if (++spins > SPIN_LIMIT) Atomics.wait(sync, SYNC.BARRIER_GENERATION, generation, 50);
+    }
+  };
 }
 
 /**
- * A runner over `arrays` for `threads` threads. Feature and row ranges of each thread are written into
- * the control block here. Falls back to one thread when workers cannot be started.
+ * A runner over `arrays` for `threads` threads (1 or 2). Falls back to one thread when the worker
+ * cannot be started.
  */
 export async function openRunner(arrays: KernelArrays, threads: number): Promise<TaskRunner> {
-  setRanges(arrays, threads);
-  const scratch = makeScratch();
-  if (threads <= 1) return singleRunner(arrays, scratch);
-  let workers: Worker[];
-  try {
-    workers = await acquire(threads - 1);
-  } catch {
-    setRanges(arrays, 1);
-    return singleRunner(arrays, scratch);
-  }
+  if (threads <= 1) return singleRunner(arrays);
   const sync = new Int32Array(new SharedArrayBuffer(4 * (SYNC.DONE + MAX_THREADS)));
+  let worker: Worker;
   try {
-    await Promise.all(workers.map((worker, i) => setup(worker, arrays, sync, i + 1)));
+    [worker] = await acquire(1);
+    await setup(worker, arrays, sync, 1);
   } catch {
-    for (const worker of workers) void worker.terminate();
-    setRanges(arrays, 1);
-    return singleRunner(arrays, scratch);
+    return singleRunner(arrays);
   }
+  const ctl = arrays.ctl;
+  const scratch = makeScratch(barrierOn(sync, () => ctl[C.PARTICIPANTS]));
+  const solo = makeScratch();
   let generation = 0;
-  const waitAll = () => {
-    for (let t = 1; t < threads; t++) {
-      const word = SYNC.DONE + t;
-      let spins = 0;
-      while (Atomics.load(sync, word) !== generation) {
-        if (++spins > SPIN_LIMIT) Atomics.wait(sync, word, Atomics.load(sync, word), 50);
-      }
-    }
-  };
   const post = () => {
     generation++;
     Atomics.store(sync, SYNC.TASK, generation);
     Atomics.notify(sync, SYNC.TASK);
   };
+  const waitWorker = () => {
+    const word = SYNC.DONE + 1;
+    let spins = 0;
+    while (Atomics.load(sync, word) !== generation) {
+      if (++spins > SPIN_LIMIT) Atomics.wait(sync, word, Atomics.load(sync, word), 50);
+    }
+  };
   let closed = false;
   return {
     threads,
-    run() {
+    run(participants = threads) {
+      if (participants <= 1) {
+        ctl[C.PARTICIPANTS] = 1;
+        runTask(arrays, solo, 0, 1);
+        return;
+      }
+      ctl[C.PARTICIPANTS] = 2;
       post();
-      runTask(arrays, scratch, 0);
-      waitAll();
+      try {
+        runTask(arrays, scratch, 0, 2);
+      } catch (error) {
+        // Releases the worker if it waits at a barrier for this thread.
+        Atomics.store(sync, SYNC.ERROR, 1);
+        waitWorker();
+        throw error;
+      }
+      waitWorker();
       if (Atomics.load(sync, SYNC.ERROR) !== 0) throw new Error('a boosting worker thread failed');
     },
     close() {
       if (closed) return;
       closed = true;
-      arrays.ctl[C.CODE] = TASK.EXIT;
+      ctl[C.CODE] = TASK.EXIT;
       post();
-      waitAll();
-      idle.push(...workers);
+      waitWorker();
+      idle.push(worker);
     },
   };
 }
 
-function singleRunner(arrays: KernelArrays, scratch: KernelScratch): TaskRunner {
+function singleRunner(arrays: KernelArrays): TaskRunner {
+  const scratch = makeScratch();
   return {
     threads: 1,
-    run: () => runTask(arrays, scratch, 0),
+    run() {
+      arrays.ctl[C.PARTICIPANTS] = 1;
+      runTask(arrays, scratch, 0, 1);
+    },
     close: () => {},
   };
-}
-
-function setRanges(arrays: KernelArrays, threads: number): void {
-  const ctl = arrays.ctl;
-  for (let t = 0; t < MAX_THREADS; t++) {
-    const inUse = t < threads;
-    ctl[C.FEAT + 2 * t] = inUse ? Math.floor((arrays.nFeatures * t) / threads) : 0;
-    ctl[C.FEAT + 2 * t + 1] = inUse ? Math.floor((arrays.nFeatures * (t + 1)) / threads) : 0;
-    ctl[C.ROWS + 2 * t] = inUse ? Math.floor((arrays.n * t) / threads) : 0;
-    ctl[C.ROWS + 2 * t + 1] = inUse ? Math.floor((arrays.n * (t + 1)) / threads) : 0;
-  }
 }
 
 const idle: Worker[] = [];
@@ -145,6 +161,7 @@ function setup(worker: Worker, arrays: KernelArrays, sync: Int32Array, thread: n
     };
     const onError = (error: Error) => {
       cleanup();
+      void worker.terminate();
       reject(error);
     };
     const cleanup = () => {

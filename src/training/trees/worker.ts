@@ -4,8 +4,8 @@
  * for the next fit.
  */
 import { parentPort } from 'node:worker_threads';
-import { type KernelArrays, TASK, C, makeScratch, runTask } from './kernels.ts';
-import { SYNC, SPIN_LIMIT } from './threads.ts';
+import { type KernelArrays, C, TASK, makeScratch, runTask } from './kernels.ts';
+import { SPIN_LIMIT, SYNC, barrierOn } from './threads.ts';
 
 interface SetupMessage {
   readonly type: 'setup';
@@ -24,7 +24,8 @@ if (port) {
 }
 
 function serve(arrays: KernelArrays, sync: Int32Array, thread: number): void {
-  const scratch = makeScratch();
+  const ctl = arrays.ctl;
+  const scratch = makeScratch(barrierOn(sync, () => ctl[C.PARTICIPANTS]));
   // Each fit brings a fresh sync array whose generation starts at 0; reading it here instead could
   // already see the first task and skip it.
   let seen = 0;
@@ -35,13 +36,13 @@ function serve(arrays: KernelArrays, sync: Int32Array, thread: number): void {
       if (++spins > SPIN_LIMIT) Atomics.wait(sync, SYNC.TASK, seen);
     }
     seen = Atomics.load(sync, SYNC.TASK);
-    if (arrays.ctl[C.CODE] === TASK.EXIT) {
+    if (ctl[C.CODE] === TASK.EXIT) {
       Atomics.store(sync, SYNC.DONE + thread, seen);
       Atomics.notify(sync, SYNC.DONE + thread);
       return;
     }
     try {
-      runTask(arrays, scratch, thread);
+      runTask(arrays, scratch, thread, ctl[C.PARTICIPANTS]);
     } catch (error) {
       Atomics.store(sync, SYNC.ERROR, 1);
       port?.postMessage({ type: 'error', message: error instanceof Error ? error.message : String(error) });
