@@ -8,6 +8,7 @@ import { registerFeatureCommands } from './commands/features.ts';
 import { registerModelCommands } from './commands/models.ts';
 import { registerRunCommands } from './commands/runs.ts';
 import { registerServerCommand } from './commands/server.ts';
+import { registerTrainingCommands } from './commands/training.ts';
 
 /** Builds the command tree (exported for tests and `--help` checks). */
 export function buildProgram(): Command {
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerModelCommands(program);
   registerDataCommands(program);
   registerFeatureCommands(program);
+  registerTrainingCommands(program);
   for (const command of program.commands) {
     command.exitOverride();
     for (const sub of command.commands) sub.exitOverride();

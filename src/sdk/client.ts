@@ -1,6 +1,7 @@
 /** The TypeScript client of mloop's own API (`/api/v1`). The CLI is built on it. */
 import type { ProfileDiff } from '../data/diff.ts';
 import type { Dataset, DatasetProfile, DatasetVersion, DataFormat } from '../data/domain.ts';
+import type { Job } from '../jobs/domain.ts';
 import type { Experiment, Metric, Run } from '../tracking/domain.ts';
 
 /** An error answered by the server (RFC 9457 problem details) or a failure to reach it. */
@@ -324,6 +325,129 @@ export class MloopApi extends MloopClient {
   /** Consumers of a feature view: services, on-demand views, model versions, deployments, training sets. */
   featureImpact(featureView: string): Promise<{ feature_view: string; versions: string[]; consumers: { kind: string; id: string; depth: number; via: { kind: string; id: string; relation: string } }[] }> {
     return this.request('GET', '/lineage/impact', { query: { feature_view: featureView } });
+  }
+
+  // ---- training, tuning, evaluation, jobs ----
+
+  /** Starts a training job (see `training/spec.ts` for the request); resolves the QUEUED job. */
+  submitTraining(body: Record<string, unknown>): Promise<Job> {
+    return this.request('POST', '/training/jobs', { body });
+  }
+
+  /** Checks a training request without starting it; resolves the resolved plan. */
+  planTraining(body: Record<string, unknown>): Promise<{ plan: Record<string, unknown> }> {
+    return this.request('POST', '/training/jobs', { body, query: { dry_run: 'true' } });
+  }
+
+  /** Starts a tuning job; resolves the QUEUED job. */
+  submitTuning(body: Record<string, unknown>): Promise<Job> {
+    return this.request('POST', '/training/tuning-jobs', { body });
+  }
+
+  /** Checks a tuning request without starting it. */
+  planTuning(body: Record<string, unknown>): Promise<{ plan: Record<string, unknown> }> {
+    return this.request('POST', '/training/tuning-jobs', { body, query: { dry_run: 'true' } });
+  }
+
+  /** The model kinds the server trains, with tasks and default hyperparameters. */
+  modelKinds(): Promise<{ model_kinds: { kind: string; description: string; tasks: string[]; dp: boolean; defaults: Record<string, unknown>; iteration_param?: string }[] }> {
+    return this.request('GET', '/training/model-kinds');
+  }
+
+  /** A job of any kind. */
+  getJob(id: string): Promise<Job> {
+    return this.request('GET', `/jobs/${encodeURIComponent(id)}`);
+  }
+
+  /** Jobs, newest first. */
+  listJobs(options: { kind?: string; status?: string; maxResults?: number; pageToken?: string } = {}): Promise<{ jobs: Job[]; next_page_token?: string }> {
+    return this.request('GET', '/jobs', { query: { kind: options.kind, status: options.status, max_results: options.maxResults, page_token: options.pageToken } });
+  }
+
+  /** Cancels a queued or running job. */
+  cancelJob(id: string): Promise<Job> {
+    return this.request('POST', `/jobs/${encodeURIComponent(id)}/cancel`, { body: {} });
+  }
+
+  /** Polls a job until it is final, reporting each change of progress; resolves the final job. */
+  async waitForJob(id: string, options: { onProgress?: (job: Job) => void; pollMs?: number; timeoutMs?: number } = {}): Promise<Job> {
+    const deadline = Date.now() + (options.timeoutMs ?? 24 * 3600_000);
+    let last = '';
+    for (;;) {
+      const job = await this.getJob(id);
+      const seen = `${job.status}|${job.progress}|${job.message ?? ''}`;
+      if (seen !== last) {
+        last = seen;
+        options.onProgress?.(job);
+      }
+      if (job.status === 'SUCCEEDED' || job.status === 'FAILED' || job.status === 'CANCELLED') return job;
+      if (Date.now() > deadline) throw new MloopClientError(`job ${id} is still ${job.status} after the timeout`, 0, 'TIMEOUT');
+      await new Promise((r) => setTimeout(r, options.pollMs ?? 250));
+    }
+  }
+
+  /** Starts an evaluation job (`model` is `name`, `name@version` or `name@alias`); resolves the QUEUED job. */
+  submitEvaluation(body: Record<string, unknown>): Promise<Job> {
+    return this.request('POST', '/evaluations', { body });
+  }
+
+  /** A stored evaluation report. */
+  getEvaluation(id: string): Promise<Record<string, unknown>> {
+    return this.request('GET', `/evaluations/${encodeURIComponent(id)}`);
+  }
+
+  /** Stored evaluations, newest first. */
+  listEvaluations(options: { model?: string; version?: string } = {}): Promise<{ evaluations: Record<string, unknown>[]; next_page_token?: string }> {
+    return this.request('GET', '/evaluations', { query: { model: options.model, version: options.version } });
+  }
+
+  /** Declares the validation gate of a registered model. */
+  setGate(name: string, spec: unknown): Promise<{ gate: Record<string, unknown> }> {
+    return this.request('PUT', `/models/${encodeURIComponent(name)}/gate`, { body: spec });
+  }
+
+  /** The validation gate of a registered model (null when none). */
+  getGate(name: string): Promise<{ gate: Record<string, unknown> | null }> {
+    return this.request('GET', `/models/${encodeURIComponent(name)}/gate`);
+  }
+
+  /** Removes the validation gate of a registered model. */
+  deleteGate(name: string): Promise<void> {
+    return this.request('DELETE', `/models/${encodeURIComponent(name)}/gate`);
+  }
+
+  /** Declares intended use, limitations and owners shown in the model cards of a registered model. */
+  setCardSpec(name: string, spec: unknown): Promise<{ card: Record<string, unknown> }> {
+    return this.request('PUT', `/models/${encodeURIComponent(name)}/card-spec`, { body: spec });
+  }
+
+  /** The model card of a version (or alias) as Markdown or HTML text. */
+  async modelCard(name: string, version: string, format: 'md' | 'html' = 'md'): Promise<string> {
+    const response = await this.send('GET', `/models/${encodeURIComponent(name)}/versions/${encodeURIComponent(version)}/card`, { query: { format } });
+    return response.text();
+  }
+
+  /** Registers an ONNX file trained elsewhere as a new version of `name`. */
+  async registerOnnx(
+    name: string,
+    bytes: Uint8Array,
+    options: { task?: string; target?: string; classes?: readonly string[]; columns?: readonly string[]; probabilitiesOutput?: string; valueOutput?: string; labelOutput?: string; description?: string } = {},
+  ): Promise<{ model_version: Record<string, unknown>; signature: Record<string, unknown> }> {
+    const response = await this.send('POST', `/models/${encodeURIComponent(name)}/versions/onnx`, {
+      query: {
+        task: options.task,
+        target: options.target,
+        classes: options.classes?.join(','),
+        columns: options.columns?.join(','),
+        probabilities_output: options.probabilitiesOutput,
+        value_output: options.valueOutput,
+        label_output: options.labelOutput,
+        description: options.description,
+      },
+      body: bytes,
+      headers: { 'content-type': 'application/octet-stream' },
+    });
+    return (await response.json()) as { model_version: Record<string, unknown>; signature: Record<string, unknown> };
   }
 
   /** Posts `body` asking for NDJSON progress lines; resolves the final result. */
