@@ -201,7 +201,12 @@ export class TrainingService {
     const base = await this.#plan(ctx, training);
     const spec = modelKind(base.model.kind);
     const objective = objectiveName ?? defaultObjective(base.task);
-    checkMetrics([objective], base.task, 'objective');
+    try {
+      checkMetrics([objective], base.task, 'objective');
+    } catch (error) {
+      if (isMloopError(error)) throw invalidParam('objective', error.fields[0]?.reason ?? error.message);
+      throw error;
+    }
     const metrics = base.metrics.includes(objective) ? base.metrics : [objective, ...base.metrics];
     for (const key of Object.keys(search.space)) {
       if (key in request.params) throw invalidParam(`search.space.${key}`, `is also fixed in params; search it or fix it, not both`);

@@ -1,0 +1,165 @@
+/**
+ * Bad training and tuning requests: each is answered at once with a 400 problem that names the field
+ * (unknown dataset or version, a version that failed validation, target missing, a single class, missing
+ * labels, all-null or pii features, a hyperparameter out of the trainer's range, unknown kinds, DP where
+ * it does not apply, bad splits, metrics, search spaces) — and nothing is created: no job, no
+ * experiment, no run, no model. Also through the CLI.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { runCli, spawnServer, type ServerProcess } from './support/process.ts';
+import { tempDir } from './support/backends.ts';
+import { startTestServer, type TestServer } from './support/server.ts';
+import { uploadCsv, uploadFixture } from './support/training.ts';
+
+const ODD = [
+  'id,ssn,x1,x2,empty,same,ynull,ylab,ts',
+  ...Array.from({ length: 40 }, (_, i) => `${i},${100 + i},${(i * 0.37) % 5},${i % 3 === 0 ? 'a' : 'b'},,k,${i % 7 === 0 ? '' : i % 2},${i % 2 === 0 ? 'yes' : 'no'},2024-01-0${1 + (i % 9)}T00:00:00Z`),
+].join('\n');
+
+const ODD_SCHEMA = { columns: [{ name: 'id', tags: ['entity'] }, { name: 'ssn', tags: ['pii'] }, { name: 'empty', type: 'float' }] };
+
+describe('bad training input gets a 400 naming the field, before any work', () => {
+  let server: TestServer;
+  let bc: string;
+  let failed: string;
+  before(async () => {
+    server = await startTestServer();
+    bc = await uploadFixture(server, 'bc', 'breast_cancer');
+    await uploadCsv(server, 'odd', ODD, ODD_SCHEMA);
+    failed = await uploadCsv(server, 'failed', 'x,y\n1,0\n2,1\n3,0\n4,1\n');
+    const validation = await server.json('POST', `/api/v1/datasets/failed/versions/${failed}/validations`, { rules: [{ rule: 'range', column: 'x', min: 10, max: 20 }] });
+    assert.equal(validation.body.status, 'failed');
+  });
+  after(() => server?.close());
+
+  const base = () => ({ dataset: 'bc@latest', target: 'target', model: 'logistic_regression' });
+  const odd = (extra: Record<string, unknown>) => ({ dataset: 'odd@latest', target: 'ylab', features: ['x1', 'x2'], model: 'logistic_regression', ...extra });
+
+  const cases: [string, () => Record<string, unknown>, string, RegExp?][] = [
+    ['unknown dataset', () => ({ ...base(), dataset: 'nope@latest' }), 'dataset', /does not exist/],
+    ['unknown version', () => ({ ...base(), dataset: 'bc@deadbeef0000' }), 'dataset', /no version deadbeef0000/],
+    ['malformed dataset reference', () => ({ ...base(), dataset: 'bc@NOT-A-VERSION' }), 'dataset'],
+    ['a version that failed validation', () => ({ ...base(), dataset: `failed@${'x'.length ? 'latest' : ''}`, target: 'y' }), 'dataset', /failed validation/],
+    ['target column missing', () => ({ ...base(), target: 'diagnosis' }), 'target', /column "diagnosis" is not in dataset bc@/],
+    ['a single class', () => odd({ target: 'same' }), 'target', /single value/],
+    ['missing labels', () => odd({ target: 'ynull' }), 'target', /missing label/],
+    ['an all-null feature', () => odd({ features: ['x1', 'empty'] }), 'features[1]', /entirely missing/],
+    ['an all-null column among the default features', () => odd({ features: undefined }), 'features', /"empty" is entirely missing/],
+    ['a pii column as a feature', () => odd({ features: ['ssn'] }), 'features[0]', /tagged pii/],
+    ['an unknown feature', () => ({ ...base(), features: ['mean_radius', 'nope'] }), 'features[1]'],
+    ['the target as a feature', () => ({ ...base(), features: ['target'] }), 'features[0]'],
+    ['an unknown excluded column', () => ({ ...base(), exclude: ['nope'] }), 'exclude[0]'],
+    ['C out of range', () => ({ ...base(), params: { C: -1 } }), 'params.C', /positive/],
+    ['C of the wrong type', () => ({ ...base(), params: { C: 'big' } }), 'params.C'],
+    ['max_iter of 0 (snake_case spelling)', () => ({ ...base(), params: { max_iter: 0 } }), 'params.max_iter'],
+    ['an unknown hyperparameter', () => ({ ...base(), params: { gamma: 1 } }), 'params.gamma', /unknown hyperparameter/],
+    ['MLP hidden layer of 0 units', () => ({ ...base(), model: 'mlp', params: { hiddenLayerSizes: [0] } }), 'params.hiddenLayerSizes'],
+    ['MLP validation fraction of 1', () => ({ ...base(), model: 'mlp', params: { validation_fraction: 1 } }), 'params.validation_fraction'],
+    ['HGBT max_bins above 255', () => ({ ...base(), model: 'hist_gradient_boosting', params: { max_bins: 300 } }), 'params.max_bins', /2\.\.255/],
+    ['HGBT learning rate of 0', () => ({ ...base(), model: 'hist_gradient_boosting', params: { learning_rate: 0 } }), 'params.learning_rate'],
+    ['ridge alpha below 0', () => ({ dataset: 'bc@latest', target: 'mean_area', model: 'ridge', params: { alpha: -0.5 } }), 'params.alpha'],
+    ['an unknown model kind', () => ({ ...base(), model: 'svm' }), 'model'],
+    ['a regression model for classes', () => ({ ...base(), model: 'ridge' }), 'model', /does not learn binary/],
+    ['regression of a text target', () => odd({ task: 'regression' }), 'task', /numeric target/],
+    ['multiclass with two classes', () => ({ ...base(), task: 'multiclass' }), 'task'],
+    ['DP with ridge', () => ({ dataset: 'bc@latest', target: 'mean_area', model: 'ridge', dp: { noiseMultiplier: 1, maxGradNorm: 1, batchSize: 32, epochs: 1 } }), 'dp'],
+    ['DP with a negative noise multiplier', () => ({ ...base(), dp: { noiseMultiplier: -1, maxGradNorm: 1, batchSize: 32, epochs: 1 } }), 'dp.noiseMultiplier'],
+    ['DP batch larger than the training rows', () => ({ ...base(), dp: { noiseMultiplier: 1, maxGradNorm: 1, batchSize: 100_000, epochs: 1 } }), 'dp.batchSize'],
+    ['a holdout fraction of 1.5', () => ({ ...base(), split: { holdout: 1.5 } }), 'split.holdout'],
+    ['a metric of another task', () => ({ ...base(), metrics: ['rmse'] }), 'metrics[0]'],
+    ['an unknown metric', () => ({ ...base(), metrics: ['auc'] }), 'metric'],
+    ['an empty model name', () => ({ ...base(), register_as: '' }), 'register_as'],
+    ['a reserved tag', () => ({ ...base(), tags: { 'mloop.code_version': 'x' } }), 'tags.mloop.code_version'],
+    ['an unknown field', () => ({ ...base(), learning_rate: 0.1 }), 'body'],
+    ['an unknown feature service', () => ({ ...base(), feature_service: 'nope' }), 'feature_service'],
+  ];
+
+  for (const [what, body, field, message] of cases) {
+    it(what, async () => {
+      const res = await server.json('POST', '/api/v1/training/jobs', body());
+      assert.equal(res.status, 400, JSON.stringify(res.body));
+      assert.equal(res.headers.get('content-type'), 'application/problem+json; charset=utf-8');
+      const fields = (res.body.errors ?? []).map((e: { field: string }) => e.field);
+      assert.ok(fields.includes(field) || (field === 'body' && fields.length > 0), `fields ${JSON.stringify(fields)}: ${res.body.detail}`);
+      if (message) assert.match(res.body.detail, message);
+    });
+  }
+
+  const tuneCases: [string, Record<string, unknown>, string][] = [
+    ['a candidate out of range', { search: { strategy: 'grid', space: { C: [1, -1] } } }, 'search.space.C'],
+    ['an unknown searched hyperparameter', { search: { strategy: 'random', space: { gamma: { distribution: 'uniform', low: 0, high: 1 } } } }, 'search.space.gamma'],
+    ['a grid with a distribution', { search: { strategy: 'grid', space: { C: { distribution: 'loguniform', low: 0.01, high: 1 } } } }, 'search.space'],
+    ['a grid larger than max_trials', { search: { strategy: 'grid', space: { C: [1, 2, 3], tol: [1e-4, 1e-3] } }, max_trials: 5 }, 'search.space'],
+    ['an objective of another task', { search: { strategy: 'grid', space: { C: [1] } }, objective: 'r2' }, 'objective'],
+    ['a single fold', { search: { strategy: 'grid', space: { C: [1] } }, cv: { folds: 1 } }, 'cv.folds'],
+    ['loguniform from 0', { search: { strategy: 'random', space: { C: { distribution: 'loguniform', low: 0, high: 1 } } } }, 'search.space.C.low'],
+    ['halving on iterations of ridge', { dataset: 'bc@latest', target: 'mean_area', model: 'ridge', search: { strategy: 'halving', resource: 'iterations', space: { alpha: [0.1, 1, 10] } } }, 'search.resource'],
+    ['a hyperparameter both fixed and searched', { params: { C: 1 }, search: { strategy: 'grid', space: { C: [1, 2] } } }, 'search.space.C'],
+  ];
+  for (const [what, extra, field] of tuneCases) {
+    it(`tuning: ${what}`, async () => {
+      const res = await server.json('POST', '/api/v1/training/tuning-jobs', { ...base(), ...extra });
+      assert.equal(res.status, 400, JSON.stringify(res.body));
+      const fields = (res.body.errors ?? []).map((e: { field: string }) => e.field);
+      assert.ok(fields.includes(field), `fields ${JSON.stringify(fields)}: ${res.body.detail}`);
+    });
+  }
+
+  it('created nothing: no job, experiment, run or model', async () => {
+    assert.deepEqual((await server.json('GET', '/api/v1/jobs')).body.jobs, []);
+    assert.deepEqual((await server.json('GET', '/api/v1/training/jobs')).body.jobs, []);
+    const experiments = (await server.json('POST', '/api/2.0/mlflow/experiments/search', { max_results: 100 })).body.experiments;
+    assert.deepEqual(experiments.map((e: { name: string }) => e.name), ['Default']);
+    const runs = (await server.json('POST', '/api/2.0/mlflow/runs/search', { experiment_ids: ['0'] })).body.runs ?? [];
+    assert.equal(runs.length, 0);
+    assert.deepEqual((await server.json('GET', '/api/v1/models')).body.models, []);
+    const dependents = (await server.json('GET', `/api/v1/datasets/bc/versions/${bc}/dependents`)).body.dependents;
+    assert.deepEqual(dependents, []);
+  });
+
+  it('answers a dry run with the resolved plan and starts nothing', async () => {
+    const res = await server.json('POST', '/api/v1/training/jobs?dry_run=true', { ...base(), params: { max_iter: 50 } });
+    assert.equal(res.status, 200);
+    assert.equal(res.body.plan.dataset.version, bc);
+    assert.equal(res.body.plan.task, 'binary');
+    assert.equal(res.body.plan.features.length, 30);
+    assert.deepEqual(res.body.plan.model, { kind: 'logistic_regression', params: { C: 1, maxIter: 50, tol: 1e-4, fitIntercept: true } });
+    assert.deepEqual((await server.json('GET', '/api/v1/jobs')).body.jobs, []);
+  });
+
+  it('leaves pii, entity, timestamp and label-tagged columns out of the default features', async () => {
+    const res = await server.json('POST', '/api/v1/training/jobs?dry_run=true', odd({ features: undefined, exclude: ['empty'] }));
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.deepEqual(res.body.plan.features, ['x1', 'x2', 'same', 'ynull']);
+  });
+});
+
+describe('bad training input through the CLI', () => {
+  let server: ServerProcess;
+  let home: { path: string; cleanup(): Promise<void> };
+  before(async () => {
+    home = await tempDir();
+    server = await spawnServer(['--home', home.path], { MLOOP_LOG_LEVEL: 'warn' });
+  });
+  after(async () => {
+    server?.child.kill('SIGTERM');
+    await server?.exited;
+    await home?.cleanup();
+  });
+
+  it('exits non-zero naming the field, in text and JSON', async () => {
+    const path = new URL('fixtures/data/breast_cancer.csv', import.meta.url).pathname;
+    assert.equal((await runCli(['data', 'add', 'bc', path, '--url', server.url])).code, 0);
+    const text = await runCli(['train', '--data', 'bc@latest', '--target', 'target', '--param', 'C=-2', '--url', server.url]);
+    assert.notEqual(text.code, 0);
+    assert.match(text.stderr, /params\.C: must be a positive finite number, got -2/);
+    const json = await runCli(['train', '--data', 'bc@latest', '--target', 'nope', '--json', '--url', server.url]);
+    assert.notEqual(json.code, 0);
+    const error = JSON.parse(json.stderr).error;
+    assert.equal(error.code, 'INVALID_PARAMETER_VALUE');
+    assert.deepEqual(error.fields.map((f: { field: string }) => f.field), ['target']);
+    const jobs = await runCli(['jobs', 'list', '--json', '--url', server.url]);
+    assert.deepEqual(JSON.parse(jobs.stdout).jobs, []);
+  });
+});
