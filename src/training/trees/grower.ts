@@ -6,7 +6,7 @@
  * (only without a leaf limit) the slot of the node split last is given up and its children are then
  * both built from their rows.
  */
-import { BIN_STRIDE, C, CH, CHILD_STRIDE, R, RESULT_STRIDE, TASK, type KernelArrays } from './kernels.ts';
+import { BIN_STRIDE, C, CH, CHILD_STRIDE, R, RESULT_STRIDE, ROOT_SUMS_RESULT, TASK, type KernelArrays } from './kernels.ts';
 import type { TaskRunner } from './threads.ts';
 import type { Tree } from './tree.ts';
 
@@ -102,8 +102,8 @@ export class TreeGrower {
       this.#setChild(0, root, true);
       // The root task resets the partition and sums the gradients and hessians.
       this.#runner.run(this.#participants(n));
-      this.#sumG[root] = ctl[C.CHILD + CH.SUM_G];
-      this.#sumH[root] = ctl[C.CHILD + CH.SUM_H];
+      this.#sumG[root] = a.res[ROOT_SUMS_RESULT];
+      this.#sumH[root] = a.res[ROOT_SUMS_RESULT + 1];
       this.#readSplit(root, 0);
       if (this.#gain[root] <= 0) this.#finalize(root);
       else this.#push(root);

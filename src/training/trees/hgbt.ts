@@ -15,7 +15,7 @@ import type { Estimator } from '../pipeline.ts';
 import type { FitOptions, FittedModel, Matrix, OnnxModelOutputs, Target, Task } from '../types.ts';
 import { BINNING_SUBSAMPLE, binRows } from './binning.ts';
 import { TreeGrower, histogramSlots, slotBytes } from './grower.ts';
-import { C, MAX_THREADS, PARTIAL_SLOTS, RESULT_STRIDE, TASK, type KernelArrays } from './kernels.ts';
+import { C, MAX_THREADS, PARTIAL_SLOTS, RESULT_SIZE, TASK, type KernelArrays } from './kernels.ts';
 import { LOSS_CODE, type LossKind, baselinePrediction, meanLoss } from './loss.ts';
 import { exportTreeEnsembleOnnx } from './onnx.ts';
 import { allocate, chooseThreads, openRunner } from './threads.ts';
@@ -293,7 +293,7 @@ export async function fitHistGradientBoosting(
 
   const slots = histogramSlots(growerParams(p, lossKind, weight), slotBytes(F, nBins));
   const histLength = ((slots + PARTIAL_SLOTS) * slotBytes(F, nBins)) / 8;
-  const heap = wasmHeap([F * nTrain, 4 * K * nTrain, 4 * K * nTrain, 4 * nTrain, 4 * nTrain, 4 * nTrain, 8 * histLength]);
+  const heap = wasmHeap([F * nTrain, F * nTrain, 4 * K * nTrain, 4 * K * nTrain, 4 * nTrain, 4 * nTrain, 4 * nTrain, 512, 8 * histLength]);
   const place = <T>(ctor: { new (buffer: ArrayBufferLike, byteOffset: number, length: number): T; BYTES_PER_ELEMENT: number }, length: number): T =>
     heap ? heap.allocate(ctor, length) : allocate(ctor, length, shared);
   const arrays: KernelArrays = {
@@ -304,7 +304,7 @@ export async function fitHistGradientBoosting(
     xcol: columnsOf(x, trainRows, shared),
     sample: binningSample(nTrain, binRng, shared),
     thresholds: allocate(Float32Array, F * (p.max_bins - 1), shared),
-    binned: allocate(Uint8Array, F * nTrain, shared),
+    binned: place(Uint8Array, F * nTrain),
     rowBinned: place(Uint8Array, F * nTrain),
     grad: place(Float32Array, K * nTrain),
     hess: place(Float32Array, K * nTrain),
@@ -312,6 +312,7 @@ export async function fitHistGradientBoosting(
     partition: place(Uint32Array, nTrain),
     leftRows: place(Uint32Array, nTrain),
     rightRows: place(Uint32Array, nTrain),
+    goLeft: place(Uint8Array, 512),
     hist: place(Float64Array, histLength),
     nBinsNonMissing: allocate(Uint16Array, F, shared),
     hasMissing: allocate(Uint8Array, F, shared),
@@ -320,7 +321,7 @@ export async function fitHistGradientBoosting(
     weight: wTrain,
     positionValue: allocate(Float64Array, nTrain, shared),
     ctl: allocate(Float64Array, C.SIZE, shared),
-    res: allocate(Float64Array, 2 * MAX_THREADS * RESULT_STRIDE, shared),
+    res: allocate(Float64Array, RESULT_SIZE, shared),
     memory: heap ? heap.memory : null,
   };
   for (let i = 0; i < nTrain; i++) for (let k = 0; k < K; k++) arrays.raw[i * K + k] = baseline[k];

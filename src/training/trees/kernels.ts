@@ -56,7 +56,9 @@ export const C = {
   CHILD: 20,
   /** SPLIT results: left and right row counts of each chunk, at COUNTS + 2 × chunk. */
   COUNTS: 36,
-  SIZE: 40,
+  /** ROOT: gradient and hessian sums of each chunk, at ROOT_SUMS + 2 × chunk. */
+  ROOT_SUMS: 40,
+  SIZE: 44,
 } as const;
 
 /** Offsets inside a child block: its histogram slot (-1: none needed), whether to search its split, its sums and value. */
@@ -68,9 +70,13 @@ export const CHILD_STRIDE = 8;
 export const R = { GAIN: 0, FEATURE: 1, BIN: 2, MISSING_LEFT: 3, SUM_GL: 4, SUM_HL: 5, N_L: 6 } as const;
 /** Size of a split result. */
 export const RESULT_STRIDE = 8;
+/** Where ROOT leaves the root's gradient and hessian sums in `res`. */
+export const ROOT_SUMS_RESULT = RESULT_STRIDE * 2 * MAX_THREADS;
+/** Length of `res`. */
+export const RESULT_SIZE = ROOT_SUMS_RESULT + 2;
 
-/** Histogram slots used for the partial histograms of the chunks (after the node slots). */
-export const PARTIAL_SLOTS = 2 * CHUNKS;
+/** Histogram slots for chunk 1's partial histograms of the two children (after the node slots). */
+export const PARTIAL_SLOTS = 2;
 
 /** The arrays a task reads and writes; shared between threads when there are several. */
 export interface KernelArrays {
@@ -99,6 +105,8 @@ export interface KernelArrays {
   /** Rows going left and right during a split, at the positions of their chunk. */
   readonly leftRows: Uint32Array;
   readonly rightRows: Uint32Array;
+  /** Per chunk, 256 bytes: whether each bin value goes left in the current split. */
+  readonly goLeft: Uint8Array;
   /** Histogram slots, each `nFeatures * nBins * BIN_STRIDE` doubles. */
   readonly hist: Float64Array;
   /** Bins used by present values, per feature. */
@@ -126,14 +134,13 @@ export interface KernelScratch {
   readonly kernels: Map<string, HistKernel>;
   wasm: WasmKernels | null;
   bin: BinScratch | null;
-  readonly goLeft: Uint8Array;
   /** Waits until every participant of the task has called it. */
   readonly barrier: () => void;
 }
 
 /** Makes a thread's private state. */
 export function makeScratch(barrier: () => void = () => {}): KernelScratch {
-  return { kernels: new Map(), wasm: null, bin: null, goLeft: new Uint8Array(256), barrier };
+  return { kernels: new Map(), wasm: null, bin: null, barrier };
 }
 
 /** Runs thread `t`'s share of the task in `a.ctl`, shared among `p` participants. */
@@ -184,15 +191,16 @@ function gradients(a: KernelArrays, r0: number, r1: number): void {
 function chunkRange(ctl: Float64Array, c: number): [number, number] {
   const start = ctl[C.START] | 0;
   const m = (ctl[C.END] | 0) - start;
-  return [start + Math.floor((m * c) / CHUNKS), start + Math.floor((m * (c + 1)) / CHUNKS)];
+  // Integers (| 0) so that V8 indexes the typed arrays without float conversions.
+  return [(start + Math.floor((m * c) / CHUNKS)) | 0, (start + Math.floor((m * (c + 1)) / CHUNKS)) | 0];
 }
 
 function slotOffset(a: KernelArrays, slot: number): number {
-  return slot * a.nFeatures * a.nBins * BIN_STRIDE;
+  return (slot * a.nFeatures * a.nBins * BIN_STRIDE) | 0;
 }
 
-function partialSlot(a: KernelArrays, chunk: number, child: number): number {
-  return a.slots + 2 * chunk + child;
+function partialSlot(a: KernelArrays, child: number): number {
+  return a.slots + child;
 }
 
 /** Does child `c` get its histogram from its own rows (rather than parent − sibling)? */
@@ -212,19 +220,45 @@ function splitPhase1(a: KernelArrays, s: KernelScratch, chunk: number, root: boo
   if (root) {
     const part = a.partition;
     for (let j = cs; j < ce; j++) part[j] = j;
-    buildHistogram(a, s, k, constHess, null, cs, ce - cs, slotOffset(a, partialSlot(a, chunk, 0)));
+    const off = chunkTarget(a, chunk, 0);
+    buildHistogram(a, s, k, constHess, null, cs, ce - cs, off);
+    let G = 0;
+    let H = 0;
+    for (let b = 0; b < a.nBins; b++) {
+      G += a.hist[off + b * 3];
+      H += a.hist[off + b * 3 + 1];
+    }
+    ctl[C.ROOT_SUMS + 2 * chunk] = G;
+    ctl[C.ROOT_SUMS + 2 * chunk + 1] = H;
     return;
   }
-  const part = a.partition;
   const leftRows = a.leftRows;
   const rightRows = a.rightRows;
   const col = (ctl[C.FEATURE] | 0) * a.n;
   const bin = ctl[C.BIN];
-  // goLeft[b] for every bin value, so that the loop below has no data-dependent branch.
-  const goLeft = s.goLeft;
+  // goLeft[b] for every bin value, so that the partition loop has no data-dependent branch.
+  const goLeft = a.goLeft.subarray(256 * chunk, 256 * (chunk + 1));
   for (let b = 0; b < 256; b++) goLeft[b] = b <= bin ? 1 : 0;
   goLeft[a.nBins - 1] = ctl[C.MISSING_LEFT];
+  const nl = partition(a, s, cs, ce, col, goLeft);
+  const l = cs + nl;
+  const r = ce - nl;
+  ctl[C.COUNTS + 2 * chunk] = nl;
+  ctl[C.COUNTS + 2 * chunk + 1] = ce - cs - nl;
+  if (builtFromRows(ctl, 0, false)) buildHistogram(a, s, k, constHess, leftRows, cs, l - cs, chunkTarget(a, chunk, 0));
+  if (builtFromRows(ctl, 1, false)) buildHistogram(a, s, k, constHess, rightRows, cs, r - cs, chunkTarget(a, chunk, 1));
+}
+
+/** Stable partition of `partition[cs, ce)` into leftRows/rightRows (from position cs); returns the left count. */
+function partition(a: KernelArrays, s: KernelScratch, cs: number, ce: number, col: number, goLeft: Uint8Array): number {
+  if (a.memory !== null) {
+    s.wasm ??= compileKernels(a.memory, { nFeatures: a.nFeatures, featStride: a.nBins * BIN_STRIDE, block: KERNEL_BLOCK });
+    return s.wasm.partition(a.partition.byteOffset, cs, ce, a.binned.byteOffset + col, goLeft.byteOffset, a.leftRows.byteOffset, a.rightRows.byteOffset);
+  }
+  const part = a.partition;
   const binned = a.binned;
+  const leftRows = a.leftRows;
+  const rightRows = a.rightRows;
   let l = cs;
   let r = cs;
   for (let j = cs; j < ce; j++) {
@@ -235,20 +269,22 @@ function splitPhase1(a: KernelArrays, s: KernelScratch, chunk: number, root: boo
     l += left;
     r += left ^ 1;
   }
-  ctl[C.COUNTS + 2 * chunk] = l - cs;
-  ctl[C.COUNTS + 2 * chunk + 1] = r - cs;
-  if (builtFromRows(ctl, 0, false)) buildHistogram(a, s, k, constHess, leftRows, cs, l - cs, slotOffset(a, partialSlot(a, chunk, 0)));
-  if (builtFromRows(ctl, 1, false)) buildHistogram(a, s, k, constHess, rightRows, cs, r - cs, slotOffset(a, partialSlot(a, chunk, 1)));
+  return l - cs;
+}
+
+/** Where chunk `chunk` writes child `c`'s histogram: the child's own slot for chunk 0, a partial slot for chunk 1. */
+function chunkTarget(a: KernelArrays, chunk: number, c: number): number {
+  return chunk === 0 ? slotOffset(a, a.ctl[C.CHILD + c * CHILD_STRIDE + CH.SLOT]) : slotOffset(a, partialSlot(a, c));
 }
 
 /** Phase 2 of ROOT/SPLIT for thread t of p: copy rows back, complete the children's histograms, find their splits. */
 function splitPhase2(a: KernelArrays, t: number, p: number, root: boolean): void {
   const ctl = a.ctl;
-  const f0 = Math.floor((a.nFeatures * t) / p);
-  const f1 = Math.floor((a.nFeatures * (t + 1)) / p);
+  const f0 = Math.floor((a.nFeatures * t) / p) | 0;
+  const f1 = Math.floor((a.nFeatures * (t + 1)) / p) | 0;
   const featStride = a.nBins * BIN_STRIDE;
-  const lo = f0 * featStride;
-  const hi = f1 * featStride;
+  const lo = (f0 * featStride) | 0;
+  const hi = (f1 * featStride) | 0;
   const hist = a.hist;
   const children = root ? 1 : 2;
   let nLeft = 0;
@@ -265,48 +301,46 @@ function splitPhase2(a: KernelArrays, t: number, p: number, root: boolean): void
       a.partition.set(a.rightRows.subarray(cs, cs + nr), start + nLeft + rightBefore);
     }
   }
+  // Chunk 0 wrote into the child's slot: add chunk 1, and derive the larger child in the same pass.
+  const subtract = !root && ctl[C.PARENT_SLOT] >= 0;
+  const large = 1 - ctl[C.SMALL];
+  const largeSlot = subtract ? ctl[C.CHILD + large * CHILD_STRIDE + CH.SLOT] : -1;
   for (let c = 0; c < children; c++) {
     if (!builtFromRows(ctl, c, root)) continue;
     const out = slotOffset(a, ctl[C.CHILD + c * CHILD_STRIDE + CH.SLOT]);
-    const p0 = slotOffset(a, partialSlot(a, 0, c));
-    const p1 = slotOffset(a, partialSlot(a, 1, c));
-    for (let i = lo; i < hi; i++) hist[out + i] = hist[p0 + i] + hist[p1 + i];
-  }
-  if (!root && ctl[C.PARENT_SLOT] >= 0) {
-    const large = 1 - ctl[C.SMALL];
-    const largeSlot = ctl[C.CHILD + large * CHILD_STRIDE + CH.SLOT];
-    if (largeSlot >= 0) {
-      const out = slotOffset(a, largeSlot);
+    const p1 = slotOffset(a, partialSlot(a, c));
+    if (subtract && largeSlot >= 0 && c !== large) {
       const parent = slotOffset(a, ctl[C.PARENT_SLOT]);
-      const small = slotOffset(a, ctl[C.CHILD + (1 - large) * CHILD_STRIDE + CH.SLOT]);
-      for (let i = lo; i < hi; i++) hist[out + i] = hist[parent + i] - hist[small + i];
+      const big = slotOffset(a, largeSlot);
+      for (let i = lo; i < hi; i++) {
+        const v = hist[out + i] + hist[p1 + i];
+        hist[out + i] = v;
+        hist[big + i] = hist[parent + i] - v;
+      }
+    } else {
+      for (let i = lo; i < hi; i++) hist[out + i] += hist[p1 + i];
     }
   }
   const m = (ctl[C.END] | 0) - (ctl[C.START] | 0);
-  if (root) {
-    // The root's sums, from feature 0's complete histogram: every thread computes the same numbers.
-    const p0 = slotOffset(a, partialSlot(a, 0, 0));
-    const p1 = slotOffset(a, partialSlot(a, 1, 0));
-    let G = 0;
-    let H = 0;
-    for (let b = 0; b < a.nBins; b++) {
-      G += hist[p0 + b * 3] + hist[p1 + b * 3];
-      H += hist[p0 + b * 3 + 1] + hist[p1 + b * 3 + 1];
-    }
-    if (ctl[C.CONST_HESS] === 1) H = m;
-    if (t === 0) {
-      ctl[C.CHILD + CH.SUM_G] = G;
-      ctl[C.CHILD + CH.SUM_H] = H;
-    }
-    if (H < ctl[C.MIN_HESS]) ctl[C.CHILD + CH.FIND] = 0;
-  }
   for (let c = 0; c < children; c++) {
     const cb = C.CHILD + c * CHILD_STRIDE;
     const out = (t * 2 + c) * RESULT_STRIDE;
     a.res[out + R.GAIN] = -1;
+    let G = ctl[cb + CH.SUM_G];
+    let H = ctl[cb + CH.SUM_H];
+    if (root) {
+      // The root's sums come from its chunks; every thread adds them the same way.
+      G = ctl[C.ROOT_SUMS] + ctl[C.ROOT_SUMS + 2];
+      H = ctl[C.CONST_HESS] === 1 ? m : ctl[C.ROOT_SUMS + 1] + ctl[C.ROOT_SUMS + 3];
+      if (t === 0) {
+        a.res[ROOT_SUMS_RESULT] = G;
+        a.res[ROOT_SUMS_RESULT + 1] = H;
+      }
+      if (H < ctl[C.MIN_HESS]) continue;
+    }
     if (ctl[cb + CH.FIND] !== 1) continue;
     const rows = root ? m : c === 0 ? nLeft : m - nLeft;
-    findBestSplit(a, slotOffset(a, ctl[cb + CH.SLOT]), rows, ctl[cb + CH.SUM_G], ctl[cb + CH.SUM_H], ctl[cb + CH.VALUE], ctl[C.CONST_HESS] === 1, f0, f1, out);
+    findBestSplit(a, slotOffset(a, ctl[cb + CH.SLOT]), rows, G, H, ctl[cb + CH.VALUE], ctl[C.CONST_HESS] === 1, f0, f1, out);
   }
 }
 

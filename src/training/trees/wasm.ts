@@ -12,9 +12,17 @@
 /** A histogram loop: `rows`, `grad`, `hess`, `hist` and `rowBinned` are byte offsets in the memory. */
 export type WasmHistKernel = (rows: number, start: number, m: number, grad: number, hess: number, hist: number, rowBinned: number) => void;
 
-/** The compiled loops of one data shape, keyed `contiguous|constHess|block`. */
+/**
+ * Stable partition of `partition[start, end)` by `goLeft[column[row]]` into `leftRows` and `rightRows`
+ * (each from position `start`); returns the number of left rows. Pointers are byte offsets.
+ */
+export type WasmPartition = (partition: number, start: number, end: number, column: number, goLeft: number, leftRows: number, rightRows: number) => number;
+
+/** The compiled loops of one data shape. */
 export interface WasmKernels {
+  /** The histogram loop for rows given by index (or contiguous), with or without hessians, for a block of features. */
   readonly kernel: (contiguous: boolean, constHess: boolean, block: number) => WasmHistKernel;
+  readonly partition: WasmPartition;
 }
 
 /** Shape of the loops: features per row (row stride), doubles per feature histogram, features per block. */
@@ -63,12 +71,72 @@ export function compileKernels(memory: WebAssembly.Memory, shape: KernelShape): 
     }
   }
   const pages = memory.buffer.byteLength / 65536;
-  const bytes = moduleBytes(bodies, pages);
+  const bytes = moduleBytes(bodies, partitionBody(), pages);
   const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
-  const exports = instance.exports as Record<string, WasmHistKernel>;
+  const exports = instance.exports as Record<string, WasmHistKernel> & { partition: WasmPartition };
   return {
     kernel: (contiguous, constHess, block) => exports[`k${((contiguous ? 2 : 0) + (constHess ? 1 : 0)) * blocks + block}`],
+    partition: exports.partition,
   };
+}
+
+/** Body of {@link WasmPartition}: branch-free, both outputs written every row. */
+function partitionBody(): number[] {
+  // params: 0 partition, 1 start, 2 end, 3 column, 4 goLeft, 5 leftRows, 6 rightRows; locals: 7 j, 8 l, 9 r, 10 row, 11 left
+  const c: number[] = [];
+  const get = (l: number) => c.push(op.localGet, l);
+  const set = (l: number) => c.push(op.localSet, l);
+  get(1);
+  c.push(op.localTee, 7, op.localTee, 8);
+  set(9);
+  c.push(op.block, 0x40);
+  get(7);
+  get(2);
+  c.push(op.i32GeU, op.brIf, 0);
+  c.push(op.loop, 0x40);
+  // row = partition[j]; left = goLeft[column[row]]
+  get(7);
+  c.push(op.i32Const, 2, op.i32Shl);
+  get(0);
+  c.push(op.i32Add, op.i32Load, 2, 0);
+  c.push(op.localTee, 10);
+  get(3);
+  c.push(op.i32Add, op.i32Load8u, 0, 0);
+  get(4);
+  c.push(op.i32Add, op.i32Load8u, 0, 0);
+  set(11);
+  // leftRows[l] = row; rightRows[r] = row
+  get(8);
+  c.push(op.i32Const, 2, op.i32Shl);
+  get(5);
+  c.push(op.i32Add);
+  get(10);
+  c.push(op.i32Store, 2, 0);
+  get(9);
+  c.push(op.i32Const, 2, op.i32Shl);
+  get(6);
+  c.push(op.i32Add);
+  get(10);
+  c.push(op.i32Store, 2, 0);
+  // l += left; r += left ^ 1
+  get(8);
+  get(11);
+  c.push(op.i32Add);
+  set(8);
+  get(9);
+  get(11);
+  c.push(op.i32Const, 1, op.i32Xor, op.i32Add);
+  set(9);
+  // j += 1, continue while j < end
+  get(7);
+  c.push(op.i32Const, 1, op.i32Add, op.localTee, 7);
+  get(2);
+  c.push(op.i32LtU, op.brIf, 0);
+  c.push(op.end, op.end);
+  get(8);
+  get(1);
+  c.push(op.i32Sub, op.end);
+  return [1, 5, 0x7f, ...c];
 }
 
 // Locals: params 0..6 (rows, start, m, grad, hess, hist, rowBinned), then j, i, r, p (i32) and g, h (f64).
@@ -99,12 +167,16 @@ const op = {
   f64Load: 0x2b,
   i32Load8u: 0x2d,
   f64Store: 0x39,
+  i32Store: 0x36,
   i32Const: 0x41,
   f64Const: 0x44,
   i32Eqz: 0x45,
   i32LtU: 0x49,
+  i32GeU: 0x4f,
   i32Add: 0x6a,
+  i32Sub: 0x6b,
   i32Mul: 0x6c,
+  i32Xor: 0x73,
   i32Shl: 0x74,
   f64Add: 0xa0,
   f64PromoteF32: 0xbb,
@@ -192,20 +264,26 @@ function histBody(contiguous: boolean, constHess: boolean, stride: number, featS
   return [2, 4, 0x7f, 2, 0x7c, ...c];
 }
 
-function moduleBytes(bodies: number[][], pages: number): Uint8Array<ArrayBuffer> {
+function moduleBytes(bodies: number[][], partition: number[], pages: number): Uint8Array<ArrayBuffer> {
   const section = (id: number, payload: number[]) => [id, ...uleb(payload.length), ...payload];
   const vec = (items: number[][]) => [...uleb(items.length), ...items.flat()];
   const name = (s: string) => [...uleb(s.length), ...Array.from(new TextEncoder().encode(s))];
-  const type = [0x60, 7, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0];
+  const i32x7 = [7, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f];
+  const types = [
+    [0x60, ...i32x7, 0],
+    [0x60, ...i32x7, 1, 0x7f],
+  ];
   // Imported memory: shared, with the exact size of the heap (limits flag 3: min and max, shared).
   const memoryImport = [...name('env'), ...name('memory'), 0x02, 0x03, ...uleb(pages), ...uleb(pages)];
+  const all = [...bodies, partition];
+  const exports = [...bodies.map((_, i) => [...name(`k${i}`), 0x00, ...uleb(i)]), [...name('partition'), 0x00, ...uleb(bodies.length)]];
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec([type])),
+    ...section(1, vec(types)),
     ...section(2, vec([memoryImport])),
-    ...section(3, vec(bodies.map(() => [0]))),
-    ...section(7, vec(bodies.map((_, i) => [...name(`k${i}`), 0x00, ...uleb(i)]))),
-    ...section(10, vec(bodies.map((b) => [...uleb(b.length), ...b]))),
+    ...section(3, vec([...bodies.map(() => [0]), [1]])),
+    ...section(7, vec(exports)),
+    ...section(10, vec(all.map((b) => [...uleb(b.length), ...b]))),
   ];
   return new Uint8Array(bytes);
 }
