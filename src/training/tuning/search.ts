@@ -8,7 +8,7 @@
  * either `rows` — the training rows of each cross-validation fold, subsampled (stratified for
  * classification) — or `iterations` — the trainer's iteration budget (`maxIter` / `max_iter`). With no
  * `min_resource`, the smallest rung is chosen so that the last rung uses the whole `max_resource`
- * (scikit-learn's `min_resources='exhaust'`), but never fewer than `floor` (enough rows to hold every
+ * (scikit-learn's `min_resources='exhaust'`; the last rung then gets exactly `max_resource`), but never fewer than `floor` (enough rows to hold every
  * class in every fold).
  */
 import { invalidParam } from '../../core/errors.ts';
@@ -85,7 +85,10 @@ export function halvingRungs(nCandidates: number, options: { factor: number; max
   if (min > maxResource) throw invalidParam('search.min_resource', `${min} exceeds the maximum resource ${maxResource}`);
   const possible = 1 + Math.floor(Math.log(maxResource / min) / Math.log(factor) + 1e-9);
   const n = Math.max(1, Math.min(required, possible));
-  return Array.from({ length: n }, (_, i) => Math.min(maxResource, Math.floor(min * factor ** i)));
+  const rungs = Array.from({ length: n }, (_, i) => Math.min(maxResource, Math.floor(min * factor ** i)));
+  // Exhausting: the last rung gets all of the resource (rounding down would leave some unused).
+  if (options.minResource === undefined && n === required) rungs[n - 1] = maxResource;
+  return rungs;
 }
 
 /** How many candidates go on after a rung of `n`: the best ceil(n / factor), at least one. */
