@@ -10,7 +10,7 @@ import { type KernelArrays, type KernelScratch, C, MAX_THREADS, TASK, makeScratc
 /** Words of the synchronisation array. */
 export const SYNC = { TASK: 0, ERROR: 1, BARRIER_COUNT: 2, BARRIER_GENERATION: 3, DONE: 4 } as const;
 /** Polls of a sync word before a thread sleeps on it. */
-export const SPIN_LIMIT = Number(process.env.SPIN ?? 1 << 14);
+export const SPIN_LIMIT = 1 << 12;
 
 /** Runs the task described in the control block and returns when every participant is done. */
 export interface TaskRunner {

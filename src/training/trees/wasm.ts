@@ -154,7 +154,12 @@ const P = 10;
 const G = 11;
 const H = 12;
 
+/** Rows ahead whose data a histogram loop over indexed rows touches early. */
+const PREFETCH = 4;
+
 const op = {
+  drop: 0x1a,
+  select: 0x1b,
   block: 0x02,
   loop: 0x03,
   end: 0x0b,
@@ -204,6 +209,36 @@ function histBody(contiguous: boolean, constHess: boolean, stride: number, featS
     c.push(op.i32Add, op.i32Load, 2, 0);
   }
   set(I);
+  if (!contiguous && PREFETCH > 0) {
+    // Touch the row PREFETCH rows ahead (clamped to the node) so that its cache line is on its way.
+    get(START);
+    get(J);
+    i32(PREFETCH);
+    c.push(op.i32Add);
+    get(M);
+    i32(1);
+    c.push(op.i32Sub);
+    get(J);
+    i32(PREFETCH);
+    c.push(op.i32Add);
+    get(M);
+    c.push(op.i32LtU, op.select);
+    c.push(op.i32Add);
+    i32(2);
+    c.push(op.i32Shl);
+    get(ROWS);
+    c.push(op.i32Add, op.i32Load, 2, 0);
+    c.push(op.localTee, P);
+    i32(stride);
+    c.push(op.i32Mul);
+    get(ROW_BINNED);
+    c.push(op.i32Add, op.i32Load8u, 0, 0, op.drop);
+    get(P);
+    i32(2);
+    c.push(op.i32Shl);
+    get(GRAD);
+    c.push(op.i32Add, op.f32Load, 2, 0, op.drop);
+  }
   // g = grad[i], h = hess[i], r = rowBinned + i * stride
   get(I);
   i32(2);
