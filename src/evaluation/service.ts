@@ -341,7 +341,8 @@ export class EvaluationService {
       return { version: versions[0] };
     } catch (error) {
       if (isMloopError(error) && (error.code === 'RESOURCE_DOES_NOT_EXIST' || error.code === 'INVALID_PARAMETER_VALUE')) {
-        throw invalidParam(error.fields[0]?.field === 'alias' ? 'alias' : 'model', error.fields[0]?.reason ?? error.message);
+        const onAlias = error.fields[0]?.field === 'alias' || (a !== undefined && /alias/i.test(error.message));
+        throw invalidParam(onAlias ? 'alias' : 'model', error.fields[0]?.reason ?? error.message);
       }
       throw error;
     }
