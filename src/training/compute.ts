@@ -8,7 +8,7 @@ import { bootstrapMetric, type BootstrapResult } from '../evaluation/bootstrap.t
 import { kernelShap } from '../evaluation/explain/kernel-shap.ts';
 import { permutationImportance } from '../evaluation/explain/permutation.ts';
 import type { FeatureMatrix } from '../evaluation/explain/types.ts';
-import type { EvaluationData } from '../evaluation/metrics/registry.ts';
+import { computeMetric, type EvaluationData } from '../evaluation/metrics/registry.ts';
 import { isMloopError } from '../core/errors.ts';
 import { checkClasses, crossValidate, encodeProblemTarget, evaluationData, subsetTable, type CrossValidationResult, type LearningProblem } from './cv.ts';
 import type { DpSgdParams, PrivacyReport } from './dp/dp-sgd.ts';
@@ -120,6 +120,10 @@ export async function fitAndExport(input: FitInput, onProgress?: ProgressFn): Pr
 
 function bootstrapped(name: string, data: EvaluationData, b: FitInput['bootstrap']): HoldoutMetric {
   try {
+    if (b.n === 0) {
+      const value = computeMetric(name, data);
+      return Number.isFinite(value) ? { value, lower: null, upper: null } : { value: null, lower: null, upper: null, error: `${name} is ${value}` };
+    }
     const r: BootstrapResult = bootstrapMetric(name, data, { nBootstrap: b.n, confidence: b.confidence, seed: b.seed });
     return Number.isFinite(r.estimate) ? { value: r.estimate, lower: r.lower, upper: r.upper } : { value: null, lower: null, upper: null, error: `${name} is ${r.estimate}` };
   } catch (error) {

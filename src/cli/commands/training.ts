@@ -38,6 +38,14 @@ function numberOption(name: string): (value: string) => number {
   };
 }
 
+/** A commander parser for an integer ≥ 0 (seeds, resample counts). */
+function nonNegativeInt(name: string): (value: string) => number {
+  return (value) => {
+    if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`${name} expects an integer ≥ 0, got "${value}"`);
+    return Number(value);
+  };
+}
+
 /** A value given on the command line: JSON when it parses (numbers, booleans, lists), else the text. */
 function cliValue(text: string): unknown {
   try {
@@ -239,10 +247,10 @@ function withTrainingOptions(command: Command): Command {
     .option('-p, --param <name=value>', 'hyperparameter, repeatable (e.g. C=0.5, max_iter=200, hiddenLayerSizes=[64,32])', collect)
     .option('--holdout <fraction>', 'share of rows held out for metrics (default 0.2)', numberOption('--holdout'))
     .option('--no-stratify', 'do not stratify the holdout by class')
-    .option('--split-seed <n>', 'seed of the holdout split (default 0)', parseIntOption('--split-seed'))
-    .option('--seed <n>', 'seed of the trainer (default: the split seed)', parseIntOption('--seed'))
+    .option('--split-seed <n>', 'seed of the holdout split (default 0)', nonNegativeInt('--split-seed'))
+    .option('--seed <n>', 'seed of the trainer (default: the split seed)', nonNegativeInt('--seed'))
     .option('--metric <name>', 'holdout metric, repeatable (default: by task)', collect)
-    .option('--bootstrap <n>', 'bootstrap resamples for metric intervals (default 500; 0 for none)', parseIntOption('--bootstrap'))
+    .option('--bootstrap <n>', 'bootstrap resamples for metric intervals (default 500; 0 for none)', nonNegativeInt('--bootstrap'))
     .option('--experiment <name>', 'experiment of the run (created when missing)')
     .option('--run-name <name>', 'name of the run')
     .option('--register-as <model>', 'register the model as a new version of this registered model')
@@ -299,11 +307,11 @@ export function registerTrainingCommands(program: Command): void {
     .option('--strategy <strategy>', 'grid, random or halving (default grid)')
     .option('-s, --search <name=values>', 'search space entry, repeatable: C=0.1,1,10 | C=loguniform:0.01:10 | max_depth=int:2:8', collect)
     .option('--trials <n>', 'random search: trials; halving: candidates drawn (default 10)', parseIntOption('--trials'))
-    .option('--search-seed <n>', 'seed of random draws (default 0)', parseIntOption('--search-seed'))
+    .option('--search-seed <n>', 'seed of random draws (default 0)', nonNegativeInt('--search-seed'))
     .option('--factor <n>', 'halving: keep 1/factor per rung (default 3)', numberOption('--factor'))
     .option('--resource <resource>', 'halving: rows (default) or iterations')
     .option('--folds <k>', 'cross-validation folds (default 5)', parseIntOption('--folds'))
-    .option('--cv-seed <n>', 'seed of the folds (default 0)', parseIntOption('--cv-seed'))
+    .option('--cv-seed <n>', 'seed of the folds (default 0)', nonNegativeInt('--cv-seed'))
     .option('--objective <metric>', 'metric that ranks trials (default roc_auc, accuracy or rmse by task)')
     .action(async (options: TrainOptions & { strategy?: string; search?: string[]; trials?: number; searchSeed?: number; factor?: number; resource?: string; folds?: number; cvSeed?: number; objective?: string }) => {
       const client = clientOf(options);
@@ -390,7 +398,7 @@ export function registerTrainingCommands(program: Command): void {
     .option('--no-shap', 'skip SHAP values')
     .option('--no-permutation', 'skip permutation importance')
     .option('--no-gate', "do not run the model's gate")
-    .option('--bootstrap <n>', 'bootstrap resamples (default 500)', parseIntOption('--bootstrap'))
+    .option('--bootstrap <n>', 'bootstrap resamples (default 500)', nonNegativeInt('--bootstrap'))
     .option('--no-wait', 'print the job id and return at once')
     .action(async (model: string, options: ClientOptions & { data: string; holdout?: boolean; target?: string; slice?: string[]; fairness?: string[]; metric?: string[]; champion?: string; shap?: boolean; permutation?: boolean; gate?: boolean; bootstrap?: number; wait?: boolean }) => {
       const client = clientOf(options);
