@@ -101,7 +101,7 @@ export class TreeGrower {
       ctl[C.END] = n;
       this.#setChild(0, root, true);
       // The root task resets the partition and sums the gradients and hessians.
-      this.#runner.run(this.#participants(n));
+      this.#runner.run(this.#chunks(n));
       this.#sumG[root] = a.res[ROOT_SUMS_RESULT];
       this.#sumH[root] = a.res[ROOT_SUMS_RESULT + 1];
       this.#readSplit(root, 0);
@@ -169,7 +169,7 @@ export class TreeGrower {
     ctl[C.SMALL] = small;
     this.#setChild(0, left, splitLeft);
     this.#setChild(1, right, splitRight);
-    this.#runner.run(this.#participants(end - start));
+    this.#runner.run(this.#chunks(end - start));
     const partitioned = ctl[C.COUNTS] + ctl[C.COUNTS + 2];
     if (partitioned !== nLeft) throw new Error(`tree grower: partition gave ${partitioned} left rows, histogram said ${nLeft}`);
     // Without missing values in training, NaN at predict time follows the larger child (as scikit-learn).
@@ -193,9 +193,14 @@ export class TreeGrower {
     }
   }
 
-  /** Both threads for nodes large enough to repay the hand-off, else the calling thread alone. */
-  #participants(rows: number): number {
-    return this.#threads > 1 && rows >= PARALLEL_MIN_ROWS ? 2 : 1;
+  /**
+   * Sets the chunks of rows of a node of `rows` rows (two for large nodes, whatever the number of threads,
+   * so that the sums do not depend on it) and returns the threads to run the task on.
+   */
+  #chunks(rows: number): number {
+    const chunks = rows >= PARALLEL_MIN_ROWS ? 2 : 1;
+    this.#a.ctl[C.CHUNKS] = chunks;
+    return Math.min(chunks, this.#threads);
   }
 
   #setChild(c: number, node: number, find: boolean): void {
@@ -329,8 +334,7 @@ export class TreeGrower {
         tree.feature[i] = -1;
         tree.left[i] = -1;
         tree.right[i] = -1;
-        // Leaf values are float32 so that the ONNX ensemble holds exactly the same numbers.
-        const v = Math.fround(this.#value[i] * lr);
+        const v = this.#value[i] * lr;
         tree.value[i] = v;
         positionValue.fill(v, this.#start[i], this.#end[i]);
         continue;

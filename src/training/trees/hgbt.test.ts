@@ -10,8 +10,8 @@ import { type Dataset, hgbtFixture, loadCsv, matrixOf, missingDataset, subset } 
 
 const fixture = hgbtFixture();
 
-function fit(d: Dataset, task: Task, nClasses: number, params: HistGradientBoostingParams = {}, seed = 0) {
-  return fitHistGradientBoosting(d.x, { task, values: d.y }, { task, nClasses, seed }, params);
+function fit(d: Dataset, task: Task, nClasses: number, params: HistGradientBoostingParams = {}, seed = 0, sampleWeight?: Float64Array) {
+  return fitHistGradientBoosting(d.x, { task, values: d.y }, { task, nClasses, seed, sampleWeight }, params);
 }
 
 function datasetOf(name: 'breast_cancer' | 'wine' | 'diabetes' | 'missing'): Dataset {
@@ -56,10 +56,12 @@ describe('fitHistGradientBoosting against scikit-learn 1.2.1 (same split, same h
     it(`${name} (${c.task})`, async () => {
       const d = datasetOf(c.x);
       const test = new Set(c.test_index);
-      const train = subset(d, Array.from({ length: d.y.length }, (_, i) => i).filter((i) => !test.has(i)));
+      const trainIndex = Array.from({ length: d.y.length }, (_, i) => i).filter((i) => !test.has(i));
+      const train = subset(d, trainIndex);
       const holdout = subset(d, c.test_index);
       const nClasses = c.task === 'regression' ? 1 : Math.max(...d.y) + 1;
-      const model = await fit(train, c.task, nClasses, c.params);
+      const weight = c.weighted ? Float64Array.from(trainIndex, (i) => 1 + (i % 3)) : undefined;
+      const model = await fit(train, c.task, nClasses, c.params, 0, weight);
       assert.equal(model.nIter, c.n_iter);
       assert.equal(model.trees.length, c.n_iter * (c.task === 'multiclass' ? nClasses : 1), 'one tree per class per iteration');
       const p = model.predict(holdout.x);

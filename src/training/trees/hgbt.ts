@@ -289,7 +289,7 @@ export async function fitHistGradientBoosting(
   };
   const yTrain = pick(y, trainRows);
   const wTrain = weight ? pick(weight, trainRows) : allocate(Float64Array, 0, shared);
-  const baseline = baselinePrediction(lossKind, yTrain, weight ? wTrain : undefined, options.nClasses).map(Math.fround);
+  const baseline = baselinePrediction(lossKind, yTrain, weight ? wTrain : undefined, options.nClasses);
 
   const slots = histogramSlots(growerParams(p, lossKind, weight), slotBytes(F, nBins));
   const histLength = ((slots + PARTIAL_SLOTS) * slotBytes(F, nBins)) / 8;

@@ -4,8 +4,10 @@
  * when two threads share the work.
  *
  * A task is described in the control block `ctl` and run by one or two "participants" (the main thread
- * and a worker). Histograms are always built in two fixed chunks of rows whose partial histograms are
- * then added, whoever computes them, so the model does not depend on the number of threads:
+ * and a worker). A node's histograms are built from one chunk of rows (small nodes: the same sums, in
+ * the same order, as scikit-learn) or two (nodes of PARALLEL_MIN_ROWS rows or more) whose partial
+ * histograms are then added. The number of chunks depends on the node's size only, never on the number
+ * of threads, so neither does the model:
  *
  *   phase 1, per chunk: partition the chunk's rows by the split; histogram the rows of the child that
  *            needs it (the smaller one, or both when the parent's histogram was given up);
@@ -21,8 +23,6 @@ import { type WasmKernels, compileKernels } from './wasm.ts';
 export const BIN_STRIDE = 3;
 /** Most threads a task can be shared by (one per chunk of rows). */
 export const MAX_THREADS = 2;
-/** Chunks of rows a node's histogram is built from. */
-const CHUNKS = 2;
 
 /** Task codes. */
 export const TASK = { ROOT: 1, SPLIT: 2, GRADIENTS: 3, EXIT: 4, BIN: 5, TRANSPOSE: 6, RAW_UPDATE: 7 } as const;
@@ -52,6 +52,8 @@ export const C = {
   MISSING_LEFT: 16,
   /** SPLIT: 0 when the left child is the smaller one, 1 when the right one is. */
   SMALL: 17,
+  /** ROOT/SPLIT: chunks of rows (1 or 2). */
+  CHUNKS: 18,
   /** Child blocks (ROOT uses child 0 for the root itself), CHILD_STRIDE apart. */
   CHILD: 20,
   /** SPLIT results: left and right row counts of each chunk, at COUNTS + 2 × chunk. */
@@ -175,7 +177,7 @@ export function runTask(a: KernelArrays, s: KernelScratch, t: number, p: number)
       return;
     case TASK.ROOT:
     case TASK.SPLIT:
-      for (let c = t; c < CHUNKS; c += p) splitPhase1(a, s, c, code === TASK.ROOT);
+      for (let c = t; c < ctl[C.CHUNKS]; c += p) splitPhase1(a, s, c, code === TASK.ROOT);
       if (p > 1) s.barrier();
       splitPhase2(a, t, p, code === TASK.ROOT);
       return;
@@ -192,7 +194,8 @@ function chunkRange(ctl: Float64Array, c: number): [number, number] {
   const start = ctl[C.START] | 0;
   const m = (ctl[C.END] | 0) - start;
   // Integers (| 0) so that V8 indexes the typed arrays without float conversions.
-  return [(start + Math.floor((m * c) / CHUNKS)) | 0, (start + Math.floor((m * (c + 1)) / CHUNKS)) | 0];
+  const chunks = ctl[C.CHUNKS];
+  return [(start + Math.floor((m * c) / chunks)) | 0, (start + Math.floor((m * (c + 1)) / chunks)) | 0];
 }
 
 function slotOffset(a: KernelArrays, slot: number): number {
@@ -230,6 +233,10 @@ function splitPhase1(a: KernelArrays, s: KernelScratch, chunk: number, root: boo
     }
     ctl[C.ROOT_SUMS + 2 * chunk] = G;
     ctl[C.ROOT_SUMS + 2 * chunk + 1] = H;
+    if (ctl[C.CHUNKS] === 1) {
+      ctl[C.ROOT_SUMS + 2] = 0;
+      ctl[C.ROOT_SUMS + 3] = 0;
+    }
     return;
   }
   const leftRows = a.leftRows;
@@ -245,6 +252,10 @@ function splitPhase1(a: KernelArrays, s: KernelScratch, chunk: number, root: boo
   const r = ce - nl;
   ctl[C.COUNTS + 2 * chunk] = nl;
   ctl[C.COUNTS + 2 * chunk + 1] = ce - cs - nl;
+  if (ctl[C.CHUNKS] === 1) {
+    ctl[C.COUNTS + 2] = 0;
+    ctl[C.COUNTS + 3] = 0;
+  }
   if (builtFromRows(ctl, 0, false)) buildHistogram(a, s, k, constHess, leftRows, cs, l - cs, chunkTarget(a, chunk, 0));
   if (builtFromRows(ctl, 1, false)) buildHistogram(a, s, k, constHess, rightRows, cs, r - cs, chunkTarget(a, chunk, 1));
 }
@@ -291,7 +302,7 @@ function splitPhase2(a: KernelArrays, t: number, p: number, root: boolean): void
   if (!root) {
     nLeft = ctl[C.COUNTS] + ctl[C.COUNTS + 2];
     const start = ctl[C.START] | 0;
-    for (let c = t; c < CHUNKS; c += p) {
+    for (let c = t; c < ctl[C.CHUNKS]; c += p) {
       const [cs] = chunkRange(ctl, c);
       const leftBefore = c === 0 ? 0 : ctl[C.COUNTS];
       const rightBefore = c === 0 ? 0 : ctl[C.COUNTS + 1];
@@ -302,6 +313,7 @@ function splitPhase2(a: KernelArrays, t: number, p: number, root: boolean): void
     }
   }
   // Chunk 0 wrote into the child's slot: add chunk 1, and derive the larger child in the same pass.
+  const twoChunks = ctl[C.CHUNKS] === 2;
   const subtract = !root && ctl[C.PARENT_SLOT] >= 0;
   const large = 1 - ctl[C.SMALL];
   const largeSlot = subtract ? ctl[C.CHILD + large * CHILD_STRIDE + CH.SLOT] : -1;
@@ -312,12 +324,16 @@ function splitPhase2(a: KernelArrays, t: number, p: number, root: boolean): void
     if (subtract && largeSlot >= 0 && c !== large) {
       const parent = slotOffset(a, ctl[C.PARENT_SLOT]);
       const big = slotOffset(a, largeSlot);
-      for (let i = lo; i < hi; i++) {
-        const v = hist[out + i] + hist[p1 + i];
-        hist[out + i] = v;
-        hist[big + i] = hist[parent + i] - v;
+      if (twoChunks) {
+        for (let i = lo; i < hi; i++) {
+          const v = hist[out + i] + hist[p1 + i];
+          hist[out + i] = v;
+          hist[big + i] = hist[parent + i] - v;
+        }
+      } else {
+        for (let i = lo; i < hi; i++) hist[big + i] = hist[parent + i] - hist[out + i];
       }
-    } else {
+    } else if (twoChunks) {
       for (let i = lo; i < hi; i++) hist[out + i] += hist[p1 + i];
     }
   }

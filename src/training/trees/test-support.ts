@@ -71,9 +71,11 @@ export interface HgbtFixture {
     {
       x: 'breast_cancer' | 'wine' | 'diabetes' | 'missing';
       task: 'binary' | 'multiclass' | 'regression';
-      params: Record<string, number>;
+      params: Record<string, number | null>;
       test_index: number[];
       n_iter: number;
+      /** Training row i weighs 1 + i % 3. */
+      weighted: boolean;
       sklearn: { predictions: number[]; [metric: string]: number | number[] };
       probes?: { x: (number | null)[]; sklearn: number[] };
     }
