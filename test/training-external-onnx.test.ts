@@ -98,7 +98,7 @@ function withExternalSubgraph(bytes: Uint8Array, location: string): Uint8Array {
 }
 
 async function upload(server: TestServer, name: string, bytes: Uint8Array, query = '', contentType = 'application/octet-stream') {
-  const response = await server.fetch(`/api/v1/models/${name}/versions/onnx${query}`, { method: 'POST', headers: { 'content-type': contentType }, body: bytes });
+  const response = await server.fetch(`/api/v1/models/${name}/versions/onnx${query}`, { method: 'POST', headers: { 'content-type': contentType }, body: bytes as BodyInit });
   const text = await response.text();
   return { status: response.status, body: text ? JSON.parse(text) : undefined };
 }
