@@ -41,6 +41,18 @@ describe('binning primitives', () => {
     assert.equal(binOf(b, t, 255), 1);
   });
 
+  it('learns thresholds from the sampled rows only (the subsample of large data) and bins every row', () => {
+    const n = 3000;
+    const column = Float32Array.from({ length: n }, (_, i) => (i < 1000 ? i : 10_000 + i));
+    const sample = Uint32Array.from({ length: 500 }, (_, j) => 2 * j);
+    const binned = new Uint8Array(n);
+    const { thresholds } = binFeature(column, sample, 255, binned, 0, makeBinScratch(500));
+    const sampled = Float32Array.from(sample, (i) => column[i]).sort();
+    assert.deepEqual(Array.from(thresholds), Array.from(thresholdsFromSorted(sampled, 255)));
+    assert.ok(thresholds[thresholds.length - 1] < 1000, 'rows outside the sample do not move the thresholds');
+    assert.equal(binned[n - 1], thresholds.length, 'rows above every threshold land in the last bin');
+  });
+
   it('the table lookup of binFeature agrees with a binary search of the thresholds', () => {
     const rng = new Random(4);
     const n = 20_000;

@@ -5,7 +5,7 @@ import { Random } from '../../core/random.ts';
 import { accuracy, logLoss, rocAuc } from '../../evaluation/metrics/classification.ts';
 import type { Matrix, Task } from '../types.ts';
 import { fitBins } from './binning.ts';
-import { type HistGradientBoostingParams, fitHistGradientBoosting, restoreHistGradientBoosting } from './hgbt.ts';
+import { type HistGradientBoostingParams, fitHistGradientBoosting, restoreHistGradientBoosting, useWebAssemblyKernels } from './hgbt.ts';
 import { type Dataset, hgbtFixture, loadCsv, matrixOf, missingDataset, subset } from './test-support.ts';
 
 const fixture = hgbtFixture();
@@ -202,6 +202,26 @@ describe('determinism and persistence', () => {
     assert.deepEqual(a.toJSON(), b.toJSON());
     assert.deepEqual(a.toJSON(), c.toJSON());
     assert.notDeepEqual(a.toJSON().validationScores, other.toJSON().validationScores);
+  });
+
+  it('the JavaScript loops (no WebAssembly) make the same model, on one thread and on two', async () => {
+    const d = generated(24_000, 8);
+    const params = { max_iter: 8, early_stopping: false } as const;
+    const wasm = await fit(d, 'binary', 2, { ...params, n_threads: 2 });
+    useWebAssemblyKernels(false);
+    try {
+      const js1 = await fit(d, 'binary', 2, { ...params, n_threads: 1 });
+      const js2 = await fit(d, 'binary', 2, { ...params, n_threads: 2 });
+      assert.deepEqual(js1.toJSON(), wasm.toJSON());
+      assert.deepEqual(js2.toJSON(), wasm.toJSON());
+      const wine = loadCsv('wine');
+      useWebAssemblyKernels(true);
+      const a = await fit(wine, 'multiclass', 3, { max_iter: 5 });
+      useWebAssemblyKernels(false);
+      assert.deepEqual((await fit(wine, 'multiclass', 3, { max_iter: 5 })).toJSON(), a.toJSON());
+    } finally {
+      useWebAssemblyKernels(true);
+    }
   });
 
   it('toJSON → restore predicts identically (infinite "split on missing" thresholds included)', async () => {

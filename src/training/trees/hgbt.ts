@@ -376,8 +376,20 @@ export async function fitHistGradientBoosting(
   return new HistGradientBoostingModel(options.task, F, options.task === 'regression' ? 1 : options.nClasses, p, baseline, trees, scores);
 }
 
+let webAssemblyKernels = true;
+
+/**
+ * Turns the WebAssembly histogram and partition loops on (the default) or off; off runs the same
+ * arithmetic in JavaScript, about half as fast, with identical models. For tests, and for engines
+ * without shared WebAssembly memory (which fall back to JavaScript by themselves).
+ */
+export function useWebAssemblyKernels(enabled: boolean): void {
+  webAssemblyKernels = enabled;
+}
+
 /** A WebAssembly heap for arrays of these byte sizes, or null when the engine cannot provide one (over 4 GiB). */
 function wasmHeap(sizes: number[]): WasmHeap | null {
+  if (!webAssemblyKernels) return null;
   const bytes = heapBytes(sizes);
   if (bytes > 2 ** 32 - 65536) return null;
   try {
