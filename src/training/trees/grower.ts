@@ -3,8 +3,8 @@
  * largest gain is split next, until `maxLeafNodes` leaves, `maxDepth`, `minSamplesLeaf` or a lack of
  * positive gain stops it. The histogram of the smaller child is built from its rows and the larger
  * child's is the parent's minus it. Histograms live in a fixed pool of slots; when the pool runs dry
- * (only without a leaf limit) the slot of the node split last is given up and its children are then
- * both built from their rows.
+ * (only without a leaf limit) the slot of the node due to be split last is given up, and its children are
+ * then both built from their rows.
  */
 import { BIN_STRIDE, C, CH, CHILD_STRIDE, R, RESULT_STRIDE, ROOT_SUMS_RESULT, TASK, type KernelArrays } from './kernels.ts';
 import type { TaskRunner } from './threads.ts';
