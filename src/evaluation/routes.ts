@@ -40,7 +40,7 @@ export async function evaluationRoutes(app: FastifyInstance, deps: { evaluation:
     if (query.dry_run === 'true') return { plan: await evaluation.plan(ctx, request.body) };
     const job = await evaluation.submit(ctx, request.body);
     if (query.wait !== 'true') return reply.status(202).send(job);
-    const done = await evaluation.deps.jobs.waitFor(ctx, job.id);
+    const done = await evaluation.waitForJob(ctx, job.id);
     if (done.status !== 'SUCCEEDED') {
       throw new MloopError('INVALID_STATE', `evaluation job ${job.id} ${done.status}: ${done.error?.message ?? ''}`, { fields: (done.error?.fields ?? []).map((f) => ({ ...f })) });
     }

@@ -298,6 +298,11 @@ export class EvaluationService {
     return this.deps.jobs.submit(ctx, 'evaluation', plan);
   }
 
+  /** Resolves once evaluation job `id` is final. */
+  waitForJob(ctx: RequestContext, id: string): Promise<Job> {
+    return this.deps.jobs.waitFor(ctx, id);
+  }
+
   /** An evaluation job of the caller's project. */
   getJob(ctx: RequestContext, id: string): Promise<Job> {
     return this.deps.jobs.get(ctx, id, ['evaluation']);

@@ -45,7 +45,7 @@ export function holdoutSplit(n: number, options: HoldoutOptions): Split {
     const quotas = groups.map((rows) => (nTest * rows.length) / n);
     const counts = quotas.map((q, i) => Math.min(Math.floor(q), groups[i].length - 1));
     let left = nTest - counts.reduce((a, b) => a + b, 0);
-    const order = quotas.map((q, i) => i).sort((a, b) => quotas[b] - Math.floor(quotas[b]) - (quotas[a] - Math.floor(quotas[a])) || a - b);
+    const order = quotas.map((_q, i) => i).sort((a, b) => quotas[b] - Math.floor(quotas[b]) - (quotas[a] - Math.floor(quotas[a])) || a - b);
     for (let pass = 0; left > 0 && pass < 2; pass++) {
       for (const i of order) {
         if (left === 0) break;
