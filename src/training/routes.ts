@@ -46,9 +46,6 @@ const onnxQuery = z.object({
 /** Content types an ONNX upload may have. */
 export const ONNX_CONTENT_TYPES = ['application/octet-stream', 'application/onnx', 'application/x-onnx'];
 
-/** Largest ONNX upload (protobuf's own limit is 2 GiB). */
-const MAX_ONNX_BYTES = 2 ** 31 - 1;
-
 type IdParams = { id: string };
 
 /** Registers `/training/...` on `app`. */
@@ -90,7 +87,7 @@ export async function trainingRoutes(app: FastifyInstance, deps: { training: Tra
       if (!(request.body instanceof Readable)) {
         throw new MloopError('UNSUPPORTED_MEDIA_TYPE', `upload the ONNX file as the raw body with Content-Type ${ONNX_CONTENT_TYPES.join(' or ')}`);
       }
-      const limit = Math.min(MAX_ONNX_BYTES, training.deps.artifacts.maxBytes);
+      const limit = training.maxOnnxBytes;
       const declared = Number(request.headers['content-length']);
       if (Number.isFinite(declared) && declared > limit) throw new MloopError('PAYLOAD_TOO_LARGE', `the ONNX file is ${declared} bytes; at most ${limit} are accepted`);
       const chunks: Buffer[] = [];

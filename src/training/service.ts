@@ -167,6 +167,11 @@ export class TrainingService {
     return { model_version: version, signature };
   }
 
+  /** Largest ONNX upload accepted, in bytes: the artifact limit, and protobuf's 2 GiB. */
+  get maxOnnxBytes(): number {
+    return Math.min(2 ** 31 - 1, this.deps.artifacts.maxBytes);
+  }
+
   async #ensureRegisteredModel(ctx: RequestContext, name: string): Promise<void> {
     try {
       await this.deps.registry.getRegisteredModel(ctx, name);
