@@ -43,7 +43,7 @@ describe('binning primitives', () => {
 
   it('learns thresholds from the sampled rows only (the subsample of large data) and bins every row', () => {
     const n = 3000;
-    const column = Float32Array.from({ length: n }, (_, i) => (i < 1000 ? i : 10_000 + i));
+    const column = Float64Array.from({ length: n }, (_, i) => (i < 1000 ? i : 10_000 + i));
     const sample = Uint32Array.from({ length: 500 }, (_, j) => 2 * j);
     const binned = new Uint8Array(n);
     const { thresholds } = binFeature(column, sample, 255, binned, 0, makeBinScratch(500));
@@ -56,7 +56,7 @@ describe('binning primitives', () => {
   it('the table lookup of binFeature agrees with a binary search of the thresholds', () => {
     const rng = new Random(4);
     const n = 20_000;
-    const column = Float32Array.from({ length: n }, () => (rng.next() < 0.05 ? Number.NaN : rng.normal() * 1e-3 + (rng.next() < 0.5 ? 1 : 1000)));
+    const column = Float64Array.from({ length: n }, () => (rng.next() < 0.05 ? Number.NaN : rng.normal() * 1e-3 + (rng.next() < 0.5 ? 1 : 1000)));
     const binned = new Uint8Array(n);
     const { thresholds, hasMissing } = binFeature(column, new Uint32Array(0), 255, binned, 0, makeBinScratch(n));
     assert.equal(thresholds.length, 254);

@@ -75,53 +75,90 @@ export function radixSort(keys: Uint32Array, tmp: Uint32Array, m: number, counts
  * quantiles with NumPy's "midpoint" method, as scikit-learn 1.2 computes them.
  */
 export function thresholdsFromSorted(sorted: Float32Array | Float64Array, maxBins: number): Float32Array {
+  return thresholdPlan(sorted, maxBins).thresholds;
+}
+
+/**
+ * {@link thresholdsFromSorted}, plus for each threshold that falls strictly between two different
+ * values the pair itself (`below`, `above`; NaN otherwise) and whether it is the plain midpoint or
+ * NumPy's interpolated one, so that the midpoint can be recomputed from the float64 values.
+ */
+function thresholdPlan(sorted: Float32Array | Float64Array, maxBins: number): ThresholdPlan {
   const n = sorted.length;
   let distinct = 0;
   for (let i = 0; i < n; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) distinct++;
   if (distinct <= maxBins) {
-    const out = new Float32Array(Math.max(0, distinct - 1));
+    const count = Math.max(0, distinct - 1);
+    const plan = emptyPlan(count, true);
     let prev = sorted[0];
     let k = 0;
     for (let i = 1; i < n; i++) {
       const v = sorted[i];
       if (v === prev) continue;
-      let t = Math.fround(Math.min((prev + v) * 0.5, FLOAT32_MAX));
-      const hi = Math.fround(v);
-      // Two values that stay distinct in float32 must stay in distinct bins after rounding the midpoint.
-      if (t >= hi && Math.fround(prev) < hi) t = nextDown32(hi);
-      out[k++] = t === 0 ? 0 : t;
+      plan.thresholds[k] = midpoint32(prev, v, (prev + v) * 0.5);
+      plan.below[k] = prev;
+      plan.above[k] = v;
+      k++;
       prev = v;
     }
-    return out;
+    return plan;
   }
-  const out = new Float32Array(maxBins - 1);
+  const plan = emptyPlan(maxBins - 1, false);
   const step = 100 / maxBins;
   for (let i = 1; i < maxBins; i++) {
     const q = (i * step) / 100;
     const pos = (n - 1) * q;
     const virtual = 0.5 * (Math.floor(pos) + Math.ceil(pos));
     let t: number;
-    if (virtual % 1 === 0) t = sorted[virtual];
+    if (virtual % 1 === 0) t = Math.fround(Math.min(sorted[virtual], FLOAT32_MAX));
     else {
       const lo = Math.floor(virtual);
       const a = sorted[lo];
       const b = sorted[Math.min(lo + 1, n - 1)];
-      t = b - (b - a) * 0.5;
+      t = midpoint32(a, b, b - (b - a) * 0.5);
+      if (a !== b) {
+        plan.below[i - 1] = a;
+        plan.above[i - 1] = b;
+      }
     }
-    t = Math.fround(Math.min(t, FLOAT32_MAX));
-    out[i - 1] = t === 0 ? 0 : t;
+    plan.thresholds[i - 1] = t === 0 ? 0 : t;
   }
-  return out;
+  return plan;
+}
+
+interface ThresholdPlan {
+  readonly thresholds: Float32Array;
+  readonly below: Float64Array;
+  readonly above: Float64Array;
+  /** True: thresholds are `(below + above) / 2`; false: NumPy's `above - (above - below) / 2`. */
+  readonly plainMidpoints: boolean;
+}
+
+function emptyPlan(count: number, plainMidpoints: boolean): ThresholdPlan {
+  return { thresholds: new Float32Array(count), below: new Float64Array(count).fill(Number.NaN), above: new Float64Array(count).fill(Number.NaN), plainMidpoints };
+}
+
+/** float32(mid) for a midpoint of a < b, kept strictly below float32(b) when a and b differ in float32. */
+function midpoint32(a: number, b: number, mid: number): number {
+  let t = Math.fround(Math.min(mid, FLOAT32_MAX));
+  const hi = Math.fround(b);
+  // Two values that stay distinct in float32 must stay in distinct bins after rounding the midpoint.
+  if (t >= hi && Math.fround(a) < hi) t = nextDown32(hi);
+  return t === 0 ? 0 : t;
 }
 
 /** Reusable buffers for {@link binFeature}. */
 export interface BinScratch {
   keys: Uint32Array;
   tmp: Uint32Array;
+  column32: Float32Array;
   readonly counts: Uint32Array;
   /** `start[h]`: thresholds whose key is below `h << 16`, for h in 0..65536. */
   readonly start: Uint16Array;
   thresholdKeys: Uint32Array;
+  /** Smallest and largest float64 value seen in each bin. */
+  readonly low: Float64Array;
+  readonly high: Float64Array;
 }
 
 /** Makes buffers for {@link binFeature} on up to `m` sampled values. */
@@ -129,27 +166,36 @@ export function makeBinScratch(m: number): BinScratch {
   return {
     keys: new Uint32Array(m),
     tmp: new Uint32Array(m),
+    column32: new Float32Array(m),
     counts: new Uint32Array(256),
     start: new Uint16Array(65537),
     thresholdKeys: new Uint32Array(256),
+    low: new Float64Array(256),
+    high: new Float64Array(256),
   };
 }
 
 /**
- * Learns the thresholds of one feature from the float32 values `column[sample[j]]` (all of `column` when
- * `sample` is empty) and bins every value of `column` into `binned[offset + i]`. Returns the thresholds
- * and whether any value was missing.
+ * Learns the thresholds of one feature from the values `column[sample[j]]` (all of `column` when
+ * `sample` is empty) and bins every value of `column` into `binned[offset + i]`. Values are sorted and
+ * binned as float32; a threshold between two values is then recomputed from their float64 values, so
+ * that it is scikit-learn's threshold rounded to float32. Returns the thresholds and whether any value
+ * was missing.
  */
 export function binFeature(
-  column: Float32Array,
+  column: Float64Array,
   sample: Uint32Array,
   maxBins: number,
   binned: Uint8Array,
   offset: number,
   s: BinScratch,
 ): { thresholds: Float32Array; hasMissing: boolean } {
-  const bits = new Uint32Array(column.buffer, column.byteOffset, column.length);
-  const m = sample.length > 0 ? sample.length : column.length;
+  const n = column.length;
+  if (s.column32.length < n) s.column32 = new Float32Array(n);
+  const column32 = s.column32.subarray(0, n);
+  column32.set(column);
+  const bits = new Uint32Array(column32.buffer, column32.byteOffset, n);
+  const m = sample.length > 0 ? sample.length : n;
   if (s.keys.length < m) {
     s.keys = new Uint32Array(m);
     s.tmp = new Uint32Array(m);
@@ -161,14 +207,15 @@ export function binFeature(
     if ((b & 0x7fffffff) > 0x7f800000) continue;
     keys[present++] = orderKey(b);
   }
-  let thresholds: Float32Array = new Float32Array(0);
+  let plan: ThresholdPlan = emptyPlan(0, true);
   if (present > 0) {
     const sorted = radixSort(keys, s.tmp, present, s.counts);
     const values = new Float32Array(sorted.buffer, sorted.byteOffset, present);
     const asBits = new Uint32Array(sorted.buffer, sorted.byteOffset, present);
     for (let j = 0; j < present; j++) asBits[j] = keyBits(sorted[j]);
-    thresholds = thresholdsFromSorted(values, maxBins);
+    plan = thresholdPlan(values, maxBins);
   }
+  const thresholds = plan.thresholds;
   const nT = thresholds.length;
   if (s.thresholdKeys.length < nT) s.thresholdKeys = new Uint32Array(nT);
   const tk = s.thresholdKeys;
@@ -182,7 +229,6 @@ export function binFeature(
     start[h] = p;
   }
   let hasMissing = false;
-  const n = column.length;
   for (let i = 0; i < n; i++) {
     const b = bits[i];
     if ((b & 0x7fffffff) > 0x7f800000) {
@@ -202,7 +248,38 @@ export function binFeature(
     }
     binned[offset + i] = lo;
   }
+  refineThresholds(plan, column, sample, binned, offset, maxBins, s);
   return { thresholds, hasMissing };
+}
+
+/**
+ * Recomputes each threshold that lies between two float32 values from the largest float64 value of the
+ * lower one's bin and the smallest of the upper one's: the bins do not change, the threshold becomes
+ * float32(scikit-learn's float64 threshold) — so that new values equal to a training midpoint (common
+ * in decimal data) go the same way as in scikit-learn.
+ */
+function refineThresholds(plan: ThresholdPlan, column: Float64Array, sample: Uint32Array, binned: Uint8Array, offset: number, maxBins: number, s: BinScratch): void {
+  const { thresholds, below, above } = plan;
+  if (!below.some((v) => v === v)) return;
+  const low = s.low.fill(Number.POSITIVE_INFINITY);
+  const high = s.high.fill(Number.NEGATIVE_INFINITY);
+  const m = sample.length > 0 ? sample.length : column.length;
+  for (let j = 0; j < m; j++) {
+    const i = sample.length > 0 ? sample[j] : j;
+    const b = binned[offset + i];
+    if (b === maxBins) continue;
+    const v = column[i];
+    if (v < low[b]) low[b] = v;
+    if (v > high[b]) high[b] = v;
+  }
+  for (let t = 0; t < thresholds.length; t++) {
+    if (below[t] !== below[t]) continue;
+    const a = high[binOf(below[t], thresholds, maxBins)];
+    const b = low[binOf(above[t], thresholds, maxBins)];
+    const refined = midpoint32(a, b, plan.plainMidpoints ? (a + b) * 0.5 : b - (b - a) * 0.5);
+    // A rounding that would cross either value would move rows between bins: keep the float32 threshold.
+    if (refined >= Math.fround(below[t]) && refined < Math.fround(above[t])) thresholds[t] = refined;
+  }
 }
 
 /** The bin of value `v` for `thresholds`: the number of thresholds below float32(v); `missingBin` for NaN. */
@@ -240,7 +317,7 @@ export function binRows(x: Matrix, rows: Uint32Array | null, thresholds: readonl
  */
 export function fitBins(x: Matrix, maxBins: number): { thresholds: Float32Array[]; binned: Uint8Array } {
   const { rows, cols, data } = x;
-  const column = new Float32Array(rows);
+  const column = new Float64Array(rows);
   const binned = new Uint8Array(rows * cols);
   const scratch = makeBinScratch(rows);
   const thresholds: Float32Array[] = [];

@@ -43,10 +43,14 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 describe('binning', () => {
   for (const [name, expected] of Object.entries(fixture.binning)) {
-    it(`bins ${name} exactly as scikit-learn's _BinMapper (max_bins ${expected.max_bins})`, () => {
+    it(`bins ${name} exactly as scikit-learn's _BinMapper, thresholds rounded to float32 (max_bins ${expected.max_bins})`, () => {
       const d = name === 'breast_cancer' ? loadCsv('breast_cancer') : missingDataset();
-      const { binned } = fitBins(d.x, expected.max_bins);
+      const { binned, thresholds } = fitBins(d.x, expected.max_bins);
       assert.deepEqual(Array.from(binned), expected.binned_column_major);
+      assert.deepEqual(
+        thresholds.map((t) => Array.from(t)),
+        expected.thresholds.map((t) => t.map((v) => Math.fround(v))),
+      );
     });
   }
 });

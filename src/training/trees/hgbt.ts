@@ -399,12 +399,12 @@ function wasmHeap(sizes: number[]): WasmHeap | null {
   }
 }
 
-/** Column-major float32 copy of `rows` of `x` (all rows when null). */
-function columnsOf(x: Matrix, rows: Uint32Array | null, shared: boolean): Float32Array {
+/** Column-major copy of `rows` of `x` (all rows when null). */
+function columnsOf(x: Matrix, rows: Uint32Array | null, shared: boolean): Float64Array {
   const m = rows ? rows.length : x.rows;
   const F = x.cols;
   const data = x.data;
-  const out = allocate(Float32Array, F * m, shared);
+  const out = allocate(Float64Array, F * m, shared);
   for (let j = 0; j < m; j++) {
     const o = (rows ? rows[j] : j) * F;
     for (let f = 0; f < F; f++) out[f * m + j] = data[o + f];

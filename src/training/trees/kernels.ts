@@ -89,8 +89,8 @@ export interface KernelArrays {
   readonly nClasses: number;
   /** Node histogram slots; the PARTIAL_SLOTS partial slots follow them. */
   readonly slots: number;
-  /** Column-major float32 feature values of the training rows, `xcol[f * n + row]` (read by BIN). */
-  readonly xcol: Float32Array;
+  /** Column-major feature values of the training rows, `xcol[f * n + row]` (read by BIN). */
+  readonly xcol: Float64Array;
   /** Rows whose values set the bin thresholds; empty for all rows. */
   readonly sample: Uint32Array;
   /** Thresholds written by BIN: feature f's are `thresholds[f * (maxBins - 1) ...]`, nBinsNonMissing[f] - 1 of them. */

@@ -61,7 +61,7 @@ let cached: HgbtFixture | undefined;
 /** The shape of `hgbt.json`. */
 export interface HgbtFixture {
   missing_data: { x: (number | null)[]; y: number[]; cols: number };
-  binning: Record<string, { max_bins: number; binned_column_major: number[] }>;
+  binning: Record<string, { max_bins: number; binned_column_major: number[]; thresholds: number[][] }>;
   cv: {
     breast_cancer: { folds: number[]; sklearn: { roc_auc: number; accuracy: number; log_loss: number } };
     diabetes: { folds: number[]; sklearn: { rmse: number; r2: number } };
