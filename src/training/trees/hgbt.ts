@@ -4,9 +4,10 @@
  * histograms, native missing values, binary log-loss / multiclass softmax / squared error, early stopping
  * on a validation split scored by the loss.
  *
- * Inputs are the preprocessed numeric matrix (NaN = missing). Training shares its work between the main
- * thread and a worker thread when the data is large enough (see `threads.ts`); the model does not depend
- * on the number of threads.
+ * Inputs are the preprocessed numeric matrix (NaN = missing). Training shares its work between the
+ * calling thread and a worker thread when the data is large enough (see `threads.ts`); the model does
+ * not depend on the number of threads. A fit keeps the calling thread busy until it returns: run it on a
+ * worker thread where an event loop must stay free.
  */
 import { invalidParam } from '../../core/errors.ts';
 import { Random } from '../../core/random.ts';

@@ -1,7 +1,8 @@
 /**
  * The hot loops of histogram gradient boosting — partitioning a node's rows, gradient histograms, the
- * subtraction trick, best-split search, gradients — over typed arrays that live in SharedArrayBuffers
- * when two threads share the work.
+ * subtraction trick, best-split search, gradients, binning — over typed arrays shared by the threads
+ * (SharedArrayBuffers, and one shared WebAssembly memory for the arrays that the WebAssembly loops of
+ * `wasm.ts` address; without it the same loops run as JavaScript).
  *
  * A task is described in the control block `ctl` and run by one or two "participants" (the main thread
  * and a worker). A node's histograms are built from one chunk of rows (small nodes: the same sums, in

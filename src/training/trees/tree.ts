@@ -28,11 +28,6 @@ export interface Tree {
   readonly cover: Float64Array;
 }
 
-/** Number of nodes of `tree`. */
-export function treeSize(tree: Tree): number {
-  return tree.feature.length;
-}
-
 /** The leaf value `tree` gives the float32 row `x32[offset .. offset + nFeatures)`. */
 export function predictTreeRow(tree: Tree, x32: Float32Array, offset: number): number {
   const { feature, threshold, missingLeft, left, right, value } = tree;
