@@ -15,6 +15,32 @@ class StaticMigrationProvider implements MigrationProvider {
   }
 }
 
+/**
+ * Applies, in name order, those of `migrations` the database has not yet recorded. The stores apply
+ * every migration of their dialect; tests apply a prefix to build a database as an earlier release
+ * left it.
+ */
+export async function applyMigrations(db: Kysely<Database>, migrations: Record<string, Migration>): Promise<MigrationReport> {
+  const migrator = new Migrator({
+    db,
+    provider: new StaticMigrationProvider(migrations),
+    migrationTableName: 'mloop_migrations',
+    migrationLockTableName: 'mloop_migrations_lock',
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    throw new MloopError('INTERNAL_ERROR', `migration ${failed} failed: ${String((error as Error).message ?? error)}`, {
+      cause: error,
+    });
+  }
+  const all = await migrator.getMigrations();
+  return {
+    applied: (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName),
+    current: all.filter((m) => m.executedAt !== undefined).map((m) => m.name),
+  };
+}
+
 /** Base of the SQL adapters of {@link MetadataStore}. */
 export abstract class KyselyMetadataStore implements MetadataStore {
   abstract readonly dialect: SqlDialect;
@@ -25,24 +51,7 @@ export abstract class KyselyMetadataStore implements MetadataStore {
   }
 
   async migrate(): Promise<MigrationReport> {
-    const migrator = new Migrator({
-      db: this.db,
-      provider: new StaticMigrationProvider(migrationsFor(this.dialect)),
-      migrationTableName: 'mloop_migrations',
-      migrationLockTableName: 'mloop_migrations_lock',
-    });
-    const { error, results } = await migrator.migrateToLatest();
-    if (error) {
-      const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
-      throw new MloopError('INTERNAL_ERROR', `migration ${failed} failed: ${String((error as Error).message ?? error)}`, {
-        cause: error,
-      });
-    }
-    const all = await migrator.getMigrations();
-    return {
-      applied: (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName),
-      current: all.filter((m) => m.executedAt !== undefined).map((m) => m.name),
-    };
+    return applyMigrations(this.db, migrationsFor(this.dialect));
   }
 
   async ping(): Promise<void> {

@@ -7,9 +7,9 @@ import type { SqlDialect } from '../ports.ts';
 import { foundation } from './0001-foundation.ts';
 import { tracking } from './0002-tracking.ts';
 import { registry } from './0003-registry.ts';
-import { datasets } from './0005-datasets.ts';
-import { features } from './0006-features.ts';
-import { training } from './0007-training.ts';
+import { datasets } from './0004-datasets.ts';
+import { features } from './0005-features.ts';
+import { training } from './0006-training.ts';
 
 /** Every migration, by name, for the given dialect. */
 export function migrationsFor(dialect: SqlDialect): Record<string, Migration> {
@@ -17,8 +17,8 @@ export function migrationsFor(dialect: SqlDialect): Record<string, Migration> {
     '0001-foundation': foundation(dialect),
     '0002-tracking': tracking(dialect),
     '0003-registry': registry(dialect),
-    '0005-datasets': datasets(dialect),
-    '0006-features': features(dialect),
-    '0007-training': training(dialect),
+    '0004-datasets': datasets(dialect),
+    '0005-features': features(dialect),
+    '0006-training': training(dialect),
   };
 }
