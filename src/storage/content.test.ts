@@ -1,11 +1,14 @@
 /** Content addressing over every blob backend of the test matrix. */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { blobBackends } from '../../test/support/backends.ts';
 import { isMloopError } from '../core/errors.ts';
-import { contentKey, getContent, putContent } from './content.ts';
+import { contentKey, getContent, putContent, putContentFile } from './content.ts';
 import type { BlobInfo, BlobStore } from './ports.ts';
 
 function sha256(data: Uint8Array): string {
@@ -16,6 +19,17 @@ async function readAll(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of stream) chunks.push(Buffer.from(chunk as Uint8Array));
   return Buffer.concat(chunks);
+}
+
+/** The same store seen without its optional putFile, as a backend that lacks it. */
+function withoutPutFile(store: BlobStore): BlobStore {
+  return new Proxy(store, {
+    get(target, property) {
+      if (property === 'putFile') return undefined;
+      const value: unknown = Reflect.get(target, property);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
 }
 
 async function listAll(store: BlobStore, prefix: string): Promise<BlobInfo[]> {
@@ -95,6 +109,39 @@ for (const backend of blobBackends()) {
         (e: unknown) => isMloopError(e) && e.code === 'PAYLOAD_TOO_LARGE',
       );
       assert.deepEqual(await listAll(store, ''), before);
+    });
+
+    it('putContentFile stores a file by the sha256 given, once, with or without the store\'s putFile', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'mloop-content-'));
+      try {
+        for (const [label, target] of [['own', store], ['without putFile', withoutPutFile(store)]] as const) {
+          const bytes = Buffer.from(`dataset file ${label} ${backend.name} ${Date.now()}`);
+          const path = join(dir, 'file.parquet');
+          await writeFile(path, bytes);
+          const first = await putContentFile(target, path, sha256(bytes));
+          assert.deepEqual(first, { sha256: sha256(bytes), size: bytes.length, key: contentKey(sha256(bytes)), created: true }, label);
+          assert.deepEqual(await putContentFile(target, path, sha256(bytes)), { ...first, created: false }, label);
+          assert.deepEqual(await putContent(target, bytes), { ...first, created: false }, label);
+          assert.deepEqual(await readAll(await getContent(store, first.sha256)), bytes, label);
+          assert.deepEqual(await listAll(store, 'staging'), [], label);
+        }
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('putContentFile without putFile refuses a file whose bytes do not hash to the sha256 given, keeping nothing', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'mloop-content-'));
+      try {
+        const path = join(dir, 'changed.parquet');
+        await writeFile(path, `changed after hashing ${backend.name} ${Date.now()}`);
+        const claimed = sha256(Buffer.from('what was hashed'));
+        const before = await listAll(store, '');
+        await assert.rejects(putContentFile(withoutPutFile(store), path, claimed), (e: unknown) => isMloopError(e) && e.code === 'INTERNAL_ERROR');
+        assert.deepEqual(await listAll(store, ''), before);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
     });
 
     it('getContent of unknown content rejects with RESOURCE_DOES_NOT_EXIST', async () => {

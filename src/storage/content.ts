@@ -3,9 +3,10 @@
  * by the sha256 of its bytes, then moved to `cas/<aa>/<sha256>`. Writing the same bytes twice stores
  * them once.
  */
+import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { isSha256Hex } from '../core/hashing.ts';
-import { invalidParam } from '../core/errors.ts';
+import { invalidParam, MloopError } from '../core/errors.ts';
 import { newUuid } from '../core/ids.ts';
 import type { BlobStore, PutOptions } from './ports.ts';
 
@@ -41,6 +42,27 @@ export async function putContent(blobs: BlobStore, body: Readable | Uint8Array, 
   }
   await blobs.move(staging, key);
   return { sha256: written.sha256, size: written.size, key, created: true };
+}
+
+/**
+ * Stores the local file at `path`, whose sha256 the caller has just computed, by content: through
+ * {@link BlobStore.putFile} where the store has it (no bytes copied; the file must not change
+ * afterwards), else through {@link putContent}, which hashes the bytes again and must agree.
+ */
+export async function putContentFile(blobs: BlobStore, path: string, sha256: string): Promise<ContentRef> {
+  const key = contentKey(sha256);
+  const existing = await blobs.stat(key);
+  if (existing) return { sha256, size: existing.size, key, created: false };
+  if (blobs.putFile) {
+    const { size } = await blobs.putFile(key, path);
+    return { sha256, size, key, created: true };
+  }
+  const stored = await putContent(blobs, createReadStream(path));
+  if (stored.sha256 !== sha256) {
+    if (stored.created) await blobs.delete(stored.key);
+    throw new MloopError('INTERNAL_ERROR', `file ${path} changed while stored (sha256 ${sha256} → ${stored.sha256})`);
+  }
+  return stored;
 }
 
 /** Streams the content with the given sha256. */

@@ -104,6 +104,14 @@ export interface BlobStore {
   deletePrefix(prefix: string): Promise<number>;
   /** Moves a blob to a new key atomically where the backend allows (rename), else copy then delete. */
   move(from: string, to: string): Promise<void>;
+  /**
+   * Optional: stores the local file at `path` under `key` without copying its bytes (a hard link,
+   * where the file system allows; else a copy), with the atomicity and durability of {@link put}.
+   * The file stays at `path`; the caller must not change it afterwards, since the blob may share its
+   * bytes (replacing or deleting either never changes the other). Rejects when `path` is not a file.
+   * Backends that cannot do better than {@link put} of a file stream leave this out.
+   */
+  putFile?(key: string, path: string): Promise<BlobInfo>;
   /** Resolves when the store is reachable and writable. */
   ping(): Promise<void>;
   /** Releases clients. */

@@ -5,8 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { after, before, describe, it as plainIt } from 'node:test';
+import { after, before, describe, it as plainIt, type TestContext } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { isMloopError, type ErrorCode } from '../../core/errors.ts';
@@ -126,7 +129,7 @@ function freshDir(): string {
 export function describeBlobStoreContract(backend: Backend<BlobStore>, options: BlobStoreContractOptions = {}): void {
   const skipped = new Map<string, string>();
   for (const group of options.skip ?? []) for (const test of group.tests) skipped.set(test, group.reason);
-  const it = (name: string, fn: () => Promise<void>) => plainIt(name, { skip: skipped.get(name) }, fn);
+  const it = (name: string, fn: (t: TestContext) => Promise<void>) => plainIt(name, { skip: skipped.get(name) }, fn);
 
   describe(`BlobStore contract: ${backend.name}`, { skip: backend.skip }, () => {
     let opened: OpenedStore<BlobStore>;
@@ -508,6 +511,84 @@ export function describeBlobStoreContract(backend: Backend<BlobStore>, options: 
           await rejectsWith(() => store.delete(empty), 'INVALID_PARAMETER_VALUE', `delete ${label}`);
         }
       });
+    });
+
+    describe('putFile (optional capability)', () => {
+      let files: string;
+      before(async () => {
+        files = await mkdtemp(join(tmpdir(), 'mloop-putfile-'));
+      });
+      after(async () => {
+        await rm(files, { recursive: true, force: true });
+      });
+
+      /** Runs `fn` with the backend's putFile, or skips: backends without it are used through put. */
+      const withPutFile = (fn: (putFile: NonNullable<BlobStore['putFile']>) => Promise<void>) => async (t: TestContext) => {
+        if (!store.putFile) {
+          t.skip(`${backend.name} has no putFile; callers store files with put`);
+          return;
+        }
+        await fn(store.putFile.bind(store));
+      };
+
+      /** Writes a local file of `bytes` and returns its path. */
+      async function localFile(bytes: Buffer): Promise<string> {
+        const path = join(files, newHexId());
+        await writeFile(path, bytes);
+        return path;
+      }
+
+      it(
+        'stores a local file under a key and leaves the file in place',
+        withPutFile(async (putFile) => {
+          const key = `${freshDir()}/from-file.bin`;
+          const bytes = everyByte(100_003);
+          const path = await localFile(bytes);
+          assert.deepEqual(await putFile(key, path), { key, size: bytes.length });
+          assert.ok((await readAll(await store.get(key))).equals(bytes));
+          assert.deepEqual(await store.stat(key), { key, size: bytes.length });
+          assert.ok((await readFile(path)).equals(bytes), 'the source file is unchanged');
+        }),
+      );
+
+      it(
+        'replaces a blob; later puts, deletes and moves of the blob never change the source file',
+        withPutFile(async (putFile) => {
+          const dir = freshDir();
+          const key = `${dir}/shared.bin`;
+          await putText(key, 'old blob');
+          const bytes = Buffer.from('the file content');
+          const path = await localFile(bytes);
+          await putFile(key, path);
+          assert.equal((await readAll(await store.get(key))).toString(), 'the file content');
+          await putFile(key, path);
+          await putText(key, 'overwritten by put');
+          assert.ok((await readFile(path)).equals(bytes), 'a put over the blob leaves the file');
+          await putFile(key, path);
+          await store.move(key, `${dir}/moved.bin`);
+          assert.equal(await store.delete(`${dir}/moved.bin`), true);
+          assert.ok((await readFile(path)).equals(bytes), 'move and delete leave the file');
+          assert.deepEqual(await collect(store.listAll(dir)), [], 'no temporary file is visible');
+        }),
+      );
+
+      it(
+        'rejects a path that is not a file and stores nothing',
+        withPutFile(async (putFile) => {
+          const dir = freshDir();
+          await assert.rejects(putFile(`${dir}/nothing.bin`, join(files, 'absent')));
+          await assert.rejects(putFile(`${dir}/a-directory.bin`, files));
+          assert.deepEqual(await collect(store.listAll(dir)), []);
+        }),
+      );
+
+      it(
+        'refuses every traversal-ish key with INVALID_PARAMETER_VALUE',
+        withPutFile(async (putFile) => {
+          const path = await localFile(Buffer.from('evil'));
+          for (const bad of TRAVERSAL_KEYS) await rejectsWith(() => putFile(bad, path), 'INVALID_PARAMETER_VALUE', `putFile ${JSON.stringify(bad)}`);
+        }),
+      );
     });
 
     describe('health and streaming', () => {

@@ -1,7 +1,7 @@
 /** Local-directory behaviour of the blob store beyond the shared contract: symbolic links, temporary files. */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, it } from 'node:test';
@@ -101,6 +101,25 @@ describe('LocalBlobStore', () => {
     await assert.rejects(store.put('broken.bin', failing));
     await assert.rejects(store.put('big.bin', Buffer.alloc(100), { maxBytes: 10 }));
     assert.deepEqual(await readdir(join(store.root, '.tmp')), []);
+  });
+
+  it('putFile links the file in (one copy of the bytes, not two) and leaves no temporary file', async () => {
+    const source = join(dir.path, 'result.parquet');
+    await writeFile(source, 'canonical bytes');
+    await store.putFile('cas/ab/result', source);
+    const [a, b] = [await stat(source), await stat(join(store.root, 'cas', 'ab', 'result'))];
+    assert.equal(a.ino, b.ino, 'the blob is the same file');
+    assert.equal(a.nlink, 2);
+    await store.putFile('cas/ab/result', source);
+    assert.equal((await stat(source)).nlink, 2, 'storing the same file again adds no name');
+    assert.deepEqual(await readdir(join(store.root, '.tmp')), []);
+  });
+
+  it('putFile does not follow a symbolic link out of the root', async () => {
+    const source = join(dir.path, 'file.bin');
+    await writeFile(source, 'x');
+    assert.ok(await refused(store.putFile('link/planted.txt', source)));
+    assert.deepEqual(await readdir(outside), ['secret.txt']);
   });
 
   it('refuses keys inside its temporary folder', async () => {

@@ -1,6 +1,6 @@
 /** The embedded blob store: a local directory. Writes go to a temporary file, are synced, then renamed. */
 import { createReadStream, createWriteStream, type ReadStream } from 'node:fs';
-import { lstat, mkdir, open, readdir, realpath, rename, rm, stat, unlink } from 'node:fs/promises';
+import { copyFile, link, lstat, mkdir, open, readdir, realpath, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -78,12 +78,7 @@ export class LocalBlobStore implements BlobStore {
     try {
       const out = createWriteStream(tmp, { flags: 'wx' });
       await pipeline(source, limitBytes(options.maxBytes), hashing, out);
-      const handle = await open(tmp, 'r');
-      try {
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
+      await syncFile(tmp);
       await mkdir(dirname(target), { recursive: true });
       const existing = await lstat(target).catch(() => undefined);
       if (existing?.isDirectory()) {
@@ -101,6 +96,40 @@ export class LocalBlobStore implements BlobStore {
       throw error;
     }
     return { key: safeRelativePath(key, 'path'), size: hashing.bytes, sha256: hashing.digest() };
+  }
+
+  /**
+   * Hard-links the file into the store (a copy when `path` is on another file system or links are
+   * not allowed there), syncs it, then renames it into place: the blob and the caller's file share
+   * their bytes, and since nothing here writes a file in place, neither changes when the other is
+   * replaced or deleted.
+   */
+  async putFile(key: string, path: string): Promise<BlobInfo> {
+    const target = await this.#path(key);
+    const info = await stat(path).catch(() => undefined);
+    if (!info?.isFile()) throw notFound(`no file at ${JSON.stringify(path)}`);
+    const tmp = join(this.#root, TMP_DIR, newUuid());
+    try {
+      await link(path, tmp).catch(async (error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EXDEV' && error.code !== 'EPERM' && error.code !== 'ENOTSUP' && error.code !== 'EMLINK') throw error;
+        await copyFile(path, tmp);
+      });
+      await syncFile(tmp);
+      await mkdir(dirname(target), { recursive: true });
+      const existing = await lstat(target).catch(() => undefined);
+      if (existing?.isDirectory()) throw new MloopError('INVALID_PARAMETER_VALUE', `path: ${JSON.stringify(key)} is a directory`);
+      await rename(tmp, target);
+      // rename() does nothing when both names already link to the same file: drop the spare name.
+      await unlink(tmp).catch(() => undefined);
+      await syncDir(dirname(target));
+    } catch (error) {
+      await unlink(tmp).catch(() => undefined);
+      if ((error as NodeJS.ErrnoException).code === 'ENOTDIR') {
+        throw new MloopError('INVALID_PARAMETER_VALUE', `path: ${JSON.stringify(key)} conflicts with an existing file`, { cause: error });
+      }
+      throw error;
+    }
+    return { key: safeRelativePath(key, 'path'), size: info.size };
   }
 
   async get(key: string): Promise<Readable> {
@@ -195,6 +224,16 @@ export class LocalBlobStore implements BlobStore {
   /** Relative key of an absolute path inside the root. */
   keyOf(path: string): string {
     return relative(this.#root, path).split(sep).join('/');
+  }
+}
+
+/** fsyncs a file's data. */
+async function syncFile(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }
 
