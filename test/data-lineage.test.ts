@@ -10,7 +10,7 @@ import { systemContext } from '../src/core/context.ts';
 import type { DatasetService } from '../src/data/service.ts';
 import { quoteLiteral } from '../src/storage/duckdb/sql.ts';
 import { tempDir } from './support/backends.ts';
-import { uploadDataset } from './support/data.ts';
+import { contentBlobs, filesIn, uploadDataset } from './support/data.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 
 const V1 = [
@@ -89,6 +89,78 @@ describe('lineage, diff and access for other modules', () => {
     } finally {
       await dir.cleanup();
     }
+  });
+
+  it('writes a query on the caller\'s connection straight into canonical form: the bytes canonicalize makes of the same rows', async () => {
+    const parent = await datasets.localParquetPath(ctx, 'rides', v1);
+    // A query only the caller's connection can run (a temporary table), in an order of its own.
+    const schema = {
+      columns: [
+        { name: 'zone', nullable: false, tags: ['entity'] },
+        { name: 'fare_x2', nullable: true, description: 'twice the fare' },
+        { name: 'pickup_at', nullable: false, tags: ['timestamp'] },
+        { name: 'shared', nullable: true },
+      ],
+    };
+    const duck = await datasets.duck();
+    const once = await duck.withConnection(async (connection) => {
+      await connection.run(`CREATE TEMP TABLE t AS SELECT ride_id, zone, fare * 2 AS fare_x2, CAST(pickup_at AS TIMESTAMP) AS pickup_at, shared FROM read_parquet(${quoteLiteral(parent.path)})`);
+      try {
+        return await datasets.createDerived(ctx, {
+          name: 'rides-x2',
+          parents: [{ name: 'rides', version: v1 }],
+          transformation: { kind: 'sql' },
+          source: { query: { connection, sql: 'SELECT * FROM t ORDER BY ride_id DESC', order: 'ride_id' } },
+          schema,
+        });
+      } finally {
+        await connection.run('DROP TABLE t');
+      }
+    });
+    assert.equal(once.created, true);
+    assert.equal(once.version.row_count, 5);
+    assert.deepEqual(
+      once.version.schema.columns.map((c) => [c.name, c.type, c.nullable, c.tags]),
+      [['zone', 'string', false, ['entity']], ['fare_x2', 'float', true, []], ['pickup_at', 'timestamp', false, ['timestamp']], ['shared', 'boolean', true, []]],
+    );
+    // The long way: the same rows written as plain Parquet, then canonicalized with that schema.
+    const dir = await tempDir();
+    try {
+      const plain = join(dir.path, 'plain.parquet');
+      await duck.withConnection((c) =>
+        c.copyToParquet(`SELECT zone, fare * 2 AS fare_x2, pickup_at, shared FROM read_parquet(${quoteLiteral(parent.path)}) ORDER BY ride_id`, plain, { compression: 'snappy' }),
+      );
+      const twice = await datasets.createDerived(ctx, { name: 'rides-x2', parents: [], transformation: { kind: 'sql' }, source: { parquetPath: plain }, schema: once.version.schema });
+      assert.equal(twice.version.version, once.version.version);
+      assert.equal(twice.created, false);
+    } finally {
+      await dir.cleanup();
+    }
+    // Its profile was deferred; readers get it all the same.
+    const profile = await datasets.getProfile(ctx, 'rides-x2', once.version.version);
+    assert.equal(profile.row_count, 5);
+    assert.equal(profile.columns.find((c) => c.name === 'fare_x2')!.max, 60);
+    const got = await server.json('GET', `/api/v1/datasets/rides-x2/versions/${once.version.version}`);
+    assert.deepEqual(got.body.profile, profile);
+  });
+
+  it('refuses a one-pass write whose schema misstates the query, and keeps nothing', async () => {
+    const parent = await datasets.localParquetPath(ctx, 'rides', v1);
+    const blobs = await contentBlobs(server.blobs);
+    const from = `SELECT ride_id, fare, driver FROM read_parquet(${quoteLiteral(parent.path)})`;
+    const attempt = (schema: unknown) =>
+      datasets.duck().then((duck) =>
+        duck.withConnection((connection) =>
+          datasets.createDerived(ctx, { name: 'misstated', parents: [], transformation: { kind: 'sql' }, source: { query: { connection, sql: from, order: 'ride_id' } }, schema }),
+        ),
+      );
+    await assert.rejects(attempt({ columns: [{ name: 'fare', nullable: false }, { name: 'driver', nullable: true }] }), (e: any) => e.code === 'INVALID_PARAMETER_VALUE' && /column "fare" is declared not nullable, but 1 value is missing/.test(e.message));
+    await assert.rejects(attempt({ columns: [{ name: 'fare', nullable: true }] }), (e: any) => e.code === 'INVALID_PARAMETER_VALUE' && /column "driver" needs a declared nullability/.test(e.message));
+    await assert.rejects(attempt({ columns: [{ name: 'fare', nullable: true, type: 'integer' }, { name: 'driver', nullable: true }] }), (e: any) => e.code === 'INVALID_PARAMETER_VALUE' && /declared integer/.test(e.message));
+    await assert.rejects(attempt({ columns: [{ name: 'fare', nullable: true }, { name: 'driver', nullable: true }, { name: 'ghost', nullable: true }] }), (e: any) => /"ghost" not in the query/.test(e.message));
+    assert.deepEqual(await contentBlobs(server.blobs), blobs);
+    assert.deepEqual(await filesIn(await datasets.workDir()), []);
+    assert.equal((await server.json('GET', '/api/v1/datasets/misstated')).status, 404);
   });
 
   it('diffs two versions: schema, row count and per-column distances', async () => {

@@ -565,7 +565,6 @@ async function writeCanonical(conn: DuckDbConnection, input: CanonicalizeInput, 
     }
   }
 
-  const converted = columns.map((c, i) => `${convert(c, targets[i])} AS ${quoteIdent(c.name)}`);
   const counts = await conn.first<Record<string, number>>(
     `SELECT count(*) AS rows, ${columns.map((c, i) => `count(${convert(c, targets[i])}) AS c${i}`).join(', ')} FROM ${from}`,
   );
@@ -590,14 +589,113 @@ async function writeCanonical(conn: DuckDbConnection, input: CanonicalizeInput, 
       ...(d?.description ? { description: d.description } : {}),
     });
   }
-  const schema: DatasetSchema = { columns: schemaColumns };
-  await conn.copyToParquet(
-    `SELECT ${converted.join(', ')} FROM ${from} ORDER BY ${ROW_NUMBER}`,
+  return writeCanonicalParquet(
+    conn,
+    from,
+    ROW_NUMBER,
+    columns.map((c, i) => ({ sql: convert(c, targets[i]), schema: schemaColumns[i] })),
+    output,
+  );
+}
+
+/** One column of a canonical write: the SQL of its values in their logical type, and its schema. */
+interface CanonicalColumn {
+  readonly sql: string;
+  readonly schema: ColumnSchema;
+}
+
+/**
+ * The canonical writer — the one place canonical Parquet is written, whatever the rows come from
+ * ({@link canonicalize}, {@link writeCanonicalQuery}): the columns of `from` in the given order and
+ * schema, rows ordered by `order` (which makes DuckDB emit row groups of exactly
+ * {@link ROW_GROUP_SIZE} rows however the input was chunked), zstd, the schema in the footer. Hashes
+ * the file once, as it is.
+ */
+async function writeCanonicalParquet(conn: DuckDbConnection, from: string, order: string, columns: readonly CanonicalColumn[], output: string): Promise<CanonicalFile> {
+  const schema: DatasetSchema = { columns: columns.map((c) => c.schema) };
+  const rowCount = await conn.copyToParquet(
+    `SELECT ${columns.map((c) => `${c.sql} AS ${quoteIdent(c.schema.name)}`).join(', ')} FROM ${from} ORDER BY ${quoteIdent(order)}`,
     output,
     { rowGroupSize: ROW_GROUP_SIZE, compression: 'zstd', kvMetadata: { [SCHEMA_KEY]: schemaJson(schema) } },
   );
   const { sha256, size } = await hashFile(output);
   return { path: output, sha256, size, rowCount, schema };
+}
+
+/** What {@link writeCanonicalQuery} writes. */
+export interface CanonicalQueryInput {
+  /** A DuckDB query, run on the caller's connection (so it may read that connection's temporary tables). */
+  readonly sql: string;
+  /** A column of the query that orders its rows; it is not written. */
+  readonly order: string;
+  /**
+   * Every other column, each with its nullability (a type, when given, must be the query's own; tags
+   * and descriptions are kept). Columns declared not nullable are checked against the written file.
+   */
+  readonly declared: DeclaredSchema;
+  /** How errors name the data: `dataset "training"`. */
+  readonly label: string;
+  /** The file to write. */
+  readonly output: string;
+}
+
+/**
+ * Writes the rows of a query as canonical Parquet in one pass, for data whose schema is known before
+ * it is read (derived versions such as point-in-time retrievals, whose rows exist only as a query):
+ * the same conversions and the same writer as {@link canonicalize}, so the bytes are those
+ * `canonicalize` makes of the same rows with the written schema declared — without writing, reading
+ * and scanning them first. Leaves no file behind on failure.
+ */
+export async function writeCanonicalQuery(conn: DuckDbConnection, input: CanonicalQueryInput): Promise<CanonicalFile> {
+  const { label, output } = input;
+  const from = `(${input.sql})`;
+  const described = await conn.rows<{ column_name: string; column_type: string }>(`DESCRIBE SELECT * EXCLUDE (${quoteIdent(input.order)}) FROM ${from}`);
+  checkColumnNames(described.map((d) => d.column_name), label);
+  if (described.length === 0) throw dataError(label, 'the query has no columns');
+  const declared = new Map((input.declared.columns ?? []).map((c) => [c.name, c]));
+  const columns = described.map((d): CanonicalColumn => {
+    const kind = sourceKind(d.column_type);
+    const column = declared.get(d.column_name);
+    if (!kind || kind === 'json') throw dataError(label, `column "${d.column_name}" has type ${d.column_type}, which datasets do not hold`, d.column_name);
+    if (column?.nullable === undefined) throw dataError(label, `column "${d.column_name}" needs a declared nullability`, 'schema');
+    const type = column.type ?? kind;
+    const source: SourceColumn = { name: d.column_name, duckType: d.column_type, kind };
+    if (conversionFails(source, type)) throw dataError(label, `column "${d.column_name}" is ${d.column_type}, declared ${type}: convert it in the query`, 'schema');
+    return {
+      sql: convert(source, type),
+      schema: {
+        name: d.column_name,
+        type,
+        nullable: column.nullable,
+        tags: [...new Set(column.tags ?? [])].sort(),
+        ...(column.description ? { description: column.description } : {}),
+      },
+    };
+  });
+  const unknown = [...declared.keys()].filter((name) => !described.some((d) => d.column_name === name));
+  if (unknown.length > 0) throw dataError(label, `declared column${unknown.length > 1 ? 's' : ''} ${unknown.map((m) => `"${m}"`).join(', ')} not in the query`, 'schema');
+  try {
+    const file = await writeCanonicalParquet(conn, from, input.order, columns, output);
+    await checkNotNull(conn, file, label);
+    return file;
+  } catch (error) {
+    await rm(output, { force: true });
+    throw error;
+  }
+}
+
+/** Checks, from the file's column statistics, that no column declared not nullable holds a null. */
+async function checkNotNull(conn: DuckDbConnection, file: CanonicalFile, label: string): Promise<void> {
+  const required = file.schema.columns.filter((c) => !c.nullable);
+  if (required.length === 0 || file.rowCount === 0) return;
+  const stats = await conn.rows<{ name: string; nulls: number | null }>(
+    `SELECT path_in_schema AS name, sum(stats_null_count) AS nulls FROM parquet_metadata(${quoteLiteral(file.path)}) GROUP BY 1`,
+  );
+  for (const column of required) {
+    const nulls = stats.find((s) => s.name === column.name)?.nulls;
+    if (nulls === null || nulls === undefined) throw new MloopError('INTERNAL_ERROR', `${label}: the written file has no null count for column "${column.name}"`);
+    if (Number(nulls) > 0) throw dataError(label, `column "${column.name}" is declared not nullable, but ${formatCount(Number(nulls))} value${Number(nulls) > 1 ? 's are' : ' is'} missing`, column.name);
+  }
 }
 
 /** The footer JSON of a schema: fixed key order, so equal schemas give equal bytes. */

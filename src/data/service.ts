@@ -16,8 +16,8 @@ import { invalidParam, MloopError, notFound } from '../core/errors.ts';
 import { HashingStream } from '../core/hashing.ts';
 import { newHexId, newUuid } from '../core/ids.ts';
 import { parseInput } from '../core/validation.ts';
-import { contentKey, putContent } from '../storage/content.ts';
-import { sharedDuckDb, type DuckDb } from '../storage/duckdb/engine.ts';
+import { contentKey, putContentFile } from '../storage/content.ts';
+import { sharedDuckDb, type DuckDb, type DuckDbConnection } from '../storage/duckdb/engine.ts';
 import { quoteLiteral } from '../storage/duckdb/sql.ts';
 import type { BlobStore, MetadataStore } from '../storage/ports.ts';
 import { limitBytes } from '../storage/stream-limit.ts';
@@ -46,7 +46,7 @@ import {
   type VersionRef,
   type VersionSource,
 } from './domain.ts';
-import { canonicalize, type CanonicalFile } from './ingest.ts';
+import { canonicalize, writeCanonicalQuery, type CanonicalFile } from './ingest.ts';
 import { profileParquet, type ProfileOptions } from './profile.ts';
 import { DatasetStore, type Db, type NameRow, type ValidationRow, type VersionRow, type VersionSummaryRow } from './store.ts';
 import { readParquetTable } from './table.ts';
@@ -87,8 +87,17 @@ export interface CreateDerivedInput {
   /** The versions it was made from (resolved in the caller's project; each becomes a dependency). */
   readonly parents: readonly VersionRef[];
   readonly transformation: Transformation;
-  /** The data: a local Parquet file (left in place), or a DuckDB query run on the shared engine. */
-  readonly source: { readonly parquetPath: string } | { readonly sql: string };
+  /**
+   * The data: a local Parquet file (left in place) or a DuckDB query run on the shared engine, each
+   * written out and then canonicalized like an upload; or a query on the caller's own connection
+   * (`order` names the column that orders its rows), written once, straight into canonical form —
+   * `schema` must then declare the nullability of every column.
+   */
+  readonly source:
+    | { readonly parquetPath: string }
+    | { readonly sql: string }
+    | { readonly query: { readonly connection: DuckDbConnection; readonly sql: string; readonly order: string } };
+  /** Declared schema (unparsed), as for uploads. */
   readonly schema?: unknown;
   readonly description?: string;
 }
@@ -136,6 +145,10 @@ export class DatasetService {
   readonly store = new DatasetStore();
   #dirs: Promise<{ tmp: string; cache: ParquetCache; owned?: string }> | undefined;
   #duck: Promise<DuckDb> | undefined;
+  /** Profiles being computed, by content (sha256). */
+  readonly #profiling = new Map<string, Promise<DatasetProfile>>();
+  /** Deferred profiles computed after their commit, awaited by {@link close}. */
+  readonly #background = new Set<Promise<void>>();
 
   constructor(readonly deps: DatasetDeps) {}
 
@@ -173,8 +186,9 @@ export class DatasetService {
     return (await this.#folders()).cache.dir;
   }
 
-  /** Removes the temporary folder when the service made one. */
+  /** Waits for profiles still being computed, then removes the temporary folder when the service made one. */
   async close(): Promise<void> {
+    await Promise.all(this.#background);
     if (!this.#dirs) return;
     const dirs = await this.#dirs.catch(() => undefined);
     if (dirs?.owned) await rm(dirs.owned, { recursive: true, force: true });
@@ -293,8 +307,23 @@ export class DatasetService {
       parents.push(await this.#resolve(this.#db, ctx, p.name, validateVersionSelector(p.version, `parents[${i}].version`)));
     }
     const declared = await this.#declared(ctx, name, input.schema);
-    const duck = await this.duck();
+    const label = `dataset "${name}"`;
     const { tmp } = await this.#folders();
+    const meta = {
+      source: { format: 'derived' as const },
+      parents: parents.map((p) => ({ project: ctx.project, name: p.name, version: p.version })),
+      transformation: input.transformation,
+      description: input.description,
+      // Derived versions are profiled after they are committed; readers compute a missing profile on demand.
+      deferProfile: true,
+    };
+    if ('query' in input.source) {
+      const { connection, sql, order } = input.source.query;
+      const output = join(tmp, `${newHexId()}.parquet`);
+      const canonical = await writeCanonicalQuery(connection, { sql, order, declared: declared ?? { strict: false, columns: [] }, label, output });
+      return this.#commit(ctx, name, canonical, meta);
+    }
+    const duck = await this.duck();
     let path: string;
     let staged: string | undefined;
     if ('sql' in input.source) {
@@ -305,13 +334,8 @@ export class DatasetService {
       path = staged;
     } else path = input.source.parquetPath;
     try {
-      const canonical = await canonicalize(duck, { path, format: 'parquet', declared, label: `dataset "${name}"`, workDir: tmp });
-      return await this.#commit(ctx, name, canonical, {
-        source: { format: 'derived' },
-        parents: parents.map((p) => ({ project: ctx.project, name: p.name, version: p.version })),
-        transformation: input.transformation,
-        description: input.description,
-      });
+      const canonical = await canonicalize(duck, { path, format: 'parquet', declared, label, workDir: tmp });
+      return await this.#commit(ctx, name, canonical, meta);
     } finally {
       if (staged) await rm(staged, { force: true });
     }
@@ -323,7 +347,12 @@ export class DatasetService {
     return row?.declared_schema ? (JSON.parse(row.declared_schema) as DeclaredSchema) : undefined;
   }
 
-  /** Profiles and stores a canonical file as a version (or finds it already there). */
+  /**
+   * Stores a canonical file as a version (or finds it already there): into the blob store by content
+   * (a hard link where the store allows), then into the local cache by rename — the file is never
+   * copied. Profiled first, unless `deferProfile`: then {@link #profile} runs once the version is
+   * committed.
+   */
   async #commit(
     ctx: RequestContext,
     name: string,
@@ -333,15 +362,15 @@ export class DatasetService {
       parents: { project: string; name: string; version: string }[];
       transformation?: Transformation;
       description?: string;
+      deferProfile?: boolean;
     },
   ): Promise<AddedVersion> {
     const version = canonical.sha256;
     try {
       const existing = await this.store.version(this.#db, ctx.project, name, version);
       if (existing) return { version: await this.#toVersion(this.#db, existing, false), created: false };
-      const profile = await profileParquet(await this.duck(), canonical.path, canonical.schema, this.deps.profile);
-      const stored = await putContent(this.deps.blobs, createReadStream(canonical.path));
-      if (stored.sha256 !== version) throw new MloopError('INTERNAL_ERROR', `dataset file changed while stored (${version} → ${stored.sha256})`);
+      const profile = meta.deferProfile ? undefined : await profileParquet(await this.duck(), canonical.path, canonical.schema, this.deps.profile);
+      const stored = await putContentFile(this.deps.blobs, canonical.path, version);
       const { cache } = await this.#folders();
       await cache.adopt(version, canonical.path);
       const now = this.deps.clock.now();
@@ -360,7 +389,7 @@ export class DatasetService {
                 row_count: canonical.rowCount,
                 column_count: canonical.schema.columns.length,
                 schema: JSON.stringify(canonical.schema),
-                profile: stringifyProfile(profile),
+                profile: profile ? stringifyProfile(profile) : PENDING_PROFILE,
                 source_format: meta.source.format,
                 source_name: meta.source.name ?? null,
                 source_sha256: meta.source.sha256 ?? null,
@@ -393,6 +422,7 @@ export class DatasetService {
           return true;
         });
         const row = await this.store.version(this.#db, ctx.project, name, version);
+        if (row!.profile === PENDING_PROFILE) this.#profileInBackground(row!);
         return { version: await this.#toVersion(this.#db, row!, false), created: inserted };
       } catch (error) {
         // Nothing references content that was only just stored: take it back out.
@@ -480,8 +510,38 @@ export class DatasetService {
         ...(row.validation_id ? { report_id: row.validation_id } : {}),
         ...(row.validated_at !== null ? { evaluated_at: Number(row.validated_at) } : {}),
       },
-      ...(withProfile && 'profile' in row ? { profile: parseProfile(row.profile) } : {}),
+      ...(withProfile && 'profile' in row ? { profile: await this.#profile(row) } : {}),
     };
+  }
+
+  /**
+   * The profile of a version: the stored one, or — for a derived version whose profile is still
+   * being computed after its commit — computed now (once per content, however many ask) and stored.
+   */
+  #profile(row: VersionRow): Promise<DatasetProfile> {
+    if (row.profile !== PENDING_PROFILE) return Promise.resolve(parseProfile(row.profile));
+    let pending = this.#profiling.get(row.version);
+    if (!pending) {
+      pending = (async () => {
+        const { cache } = await this.#folders();
+        const path = await cache.ensure(row.version);
+        const profile = stringifyProfile(await profileParquet(await this.duck(), path, JSON.parse(row.schema) as DatasetSchema, this.deps.profile));
+        await this.store.setPendingProfile(this.#db, row.version, profile);
+        return parseProfile(profile);
+      })().finally(() => this.#profiling.delete(row.version));
+      this.#profiling.set(row.version, pending);
+    }
+    return pending;
+  }
+
+  /** Computes a deferred profile without anyone waiting; a failure leaves it to be computed on demand. */
+  #profileInBackground(row: VersionRow): void {
+    const task = this.#profile(row).then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#background.add(task);
+    void task.finally(() => this.#background.delete(task));
   }
 
   /** Deletes one version; CONFLICT (409) while something depends on it. The file goes when no dataset holds it. */
@@ -767,6 +827,9 @@ function dependentsConflict(name: string, version: string | undefined, dependent
     `dataset "${name}"${version ? ` version ${version.slice(0, 12)}` : ''} cannot be deleted: ${dependents.length} dependent${dependents.length > 1 ? 's' : ''} use${dependents.length > 1 ? '' : 's'} it: ${listed.join(', ')}${more}`,
   );
 }
+
+/** The stored profile of a derived version committed before its profile was computed. */
+const PENDING_PROFILE = '';
 
 /** Profiles hold ±Infinity nowhere, but a NaN mean of an empty column must survive JSON. */
 function stringifyProfile(profile: DatasetProfile): string {

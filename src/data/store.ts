@@ -134,6 +134,11 @@ export class DatasetStore {
       .executeTakeFirst();
   }
 
+  /** Stores the profile of content `version` in every version row that holds it and has none yet. */
+  async setPendingProfile(db: Db, version: string, profile: string): Promise<void> {
+    await db.updateTable('dataset_versions').set({ profile }).where('version', '=', version).where('profile', '=', '').execute();
+  }
+
   /** Versions of a dataset, newest first. */
   listVersions(db: Db, project: string, name: string): Promise<VersionSummaryRow[]> {
     return db

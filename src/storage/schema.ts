@@ -181,7 +181,7 @@ export interface DatasetVersionsTable {
   column_count: number;
   /** JSON of the schema. */
   schema: string;
-  /** JSON of the profile. */
+  /** JSON of the profile; '' while the profile of a derived version is computed after its commit. */
   profile: string;
   source_format: string;
   source_name: string | null;

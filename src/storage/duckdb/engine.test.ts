@@ -39,7 +39,8 @@ describe('DuckDb engine', () => {
 
   it('writes Parquet with footer metadata and a fixed row-group size', async () => {
     const path = join(dir, "o'dd.parquet");
-    await duck.withConnection((c) => c.copyToParquet('SELECT range AS i FROM range(5000)', path, { rowGroupSize: 2048, kvMetadata: { 'mloop.test': '{"a":1}' } }));
+    const written = await duck.withConnection((c) => c.copyToParquet('SELECT range AS i FROM range(5000)', path, { rowGroupSize: 2048, kvMetadata: { 'mloop.test': '{"a":1}' } }));
+    assert.equal(written, 5000);
     const kv = await duck.rows<{ key: string; value: Uint8Array }>(`SELECT decode(key) AS key, value FROM parquet_kv_metadata(${quoteLiteral(path)})`);
     assert.equal(kv[0].key, 'mloop.test');
     assert.equal(Buffer.from(kv[0].value).toString(), '{"a":1}');

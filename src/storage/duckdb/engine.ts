@@ -76,12 +76,13 @@ export class DuckDbConnection {
     }
   }
 
-  /** Writes the result of `selectSql` to a Parquet file at `path` (`COPY (...) TO ...`). */
-  async copyToParquet(selectSql: string, path: string, options: ParquetWriteOptions = {}, params?: Params): Promise<void> {
+  /** Writes the result of `selectSql` to a Parquet file at `path` (`COPY (...) TO ...`); resolves the rows written. */
+  async copyToParquet(selectSql: string, path: string, options: ParquetWriteOptions = {}, params?: Params): Promise<number> {
     const parts = ['FORMAT parquet', `COMPRESSION ${options.compression ?? 'zstd'}`];
     if (options.rowGroupSize !== undefined) parts.push(`ROW_GROUP_SIZE ${Math.trunc(options.rowGroupSize)}`);
     if (options.kvMetadata && Object.keys(options.kvMetadata).length > 0) parts.push(`KV_METADATA ${structLiteral(options.kvMetadata)}`);
-    await this.run(`COPY (${selectSql}) TO ${quoteLiteral(path)} (${parts.join(', ')})`, params);
+    const [result] = await this.rows<{ Count: number | bigint }>(`COPY (${selectSql}) TO ${quoteLiteral(path)} (${parts.join(', ')})`, params);
+    return Number(result?.Count ?? 0);
   }
 
   /** Number of SQL statements in `sql` (to refuse anything but a single statement). */
