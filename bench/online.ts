@@ -14,9 +14,10 @@ import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { systemClock } from '../src/core/clock.ts';
 import { systemContext } from '../src/core/context.ts';
-import { DirectoryDatasets } from '../src/features/datasets.ts';
+import { DatasetService } from '../src/data/service.ts';
 import { FeatureStoreService } from '../src/features/service.ts';
 import { LineageService } from '../src/lineage/service.ts';
+import { LocalBlobStore } from '../src/storage/local/blob-store.ts';
 import type { OnlineStore } from '../src/storage/ports.ts';
 import { RedisOnlineStore } from '../src/storage/redis/online-store.ts';
 import { SqliteMetadataStore } from '../src/storage/sqlite/metadata-store.ts';
@@ -60,11 +61,13 @@ async function inProcess(name: string, online: OnlineStore, calls: number) {
   const dir = await tempDir('mloop-bench-online-');
   const metadata = new SqliteMetadataStore({ path: join(dir.path, 'mloop.db') });
   await metadata.migrate();
+  const blobs = await new LocalBlobStore(join(dir.path, 'artifacts')).init();
+  const datasets = new DatasetService({ metadata, blobs, clock: systemClock, maxUploadBytes: 1024 ** 3, home: dir.path });
   const features = new FeatureStoreService({
     metadata,
     online,
     closeOnline: true,
-    datasets: new DirectoryDatasets(join(dir.path, 'datasets')),
+    datasets,
     lineage: new LineageService({ metadata, clock: systemClock }),
     clock: systemClock,
     scratchDir: join(dir.path, 'scratch'),
@@ -85,6 +88,7 @@ async function inProcess(name: string, online: OnlineStore, calls: number) {
     return { service: summarize(service), store_read: summarize(raw) };
   } finally {
     await features.close();
+    await datasets.close();
     await metadata.close();
     await dir.cleanup();
   }

@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Random } from '../core/random.ts';
-import { Duck } from './duck.ts';
+import { DuckDb } from '../storage/duckdb/engine.ts';
+import { exprRows, loadRows } from './duck-values.ts';
 import { checkExpr, compileExpr, parseExpr, type ExprType, type ExprValue } from './expr.ts';
 
 const COLUMNS: Record<string, ExprType> = { i: 'int', j: 'int', f: 'float', g: 'float', s: 'string', u: 'string', b: 'bool', c: 'bool', t: 'timestamp' };
@@ -134,29 +135,31 @@ function same(a: ExprValue, b: ExprValue): boolean {
 }
 
 describe('transformation language: DuckDB SQL and TypeScript agree', () => {
-  let duck: Duck;
+  let duck: DuckDb;
   let rows: Record<string, ExprValue>[];
   before(async () => {
-    duck = await Duck.open({ threads: 1 });
+    duck = await DuckDb.open({ threads: 1 });
     const rng = new Random(Number(process.env.MLOOP_PROPERTY_SEED ?? 20240601));
     rows = Array.from({ length: ROWS }, (_, k) => ({ ...randomRow(rng), k }));
-    await duck.load('t', [{ name: 'k', type: 'int' }, ...Object.entries(COLUMNS).map(([name, type]) => ({ name, type }))], rows);
   });
   after(() => duck.close());
 
   async function checkAll(sources: string[]): Promise<void> {
     const compiled = sources.map((s) => compileExpr(s, COLUMNS));
     const select = compiled.map((c, n) => `${c.type === 'timestamp' ? `epoch_ms(${c.sql})` : c.sql} AS e${n}`).join(', ');
-    const result = await duck.columns(`SELECT ${select} FROM t ORDER BY k`);
+    const result = await duck.withConnection(async (c) => {
+      await loadRows(c, 't', [{ name: 'k', type: 'int' }, ...Object.entries(COLUMNS).map(([name, type]) => ({ name, type }))], rows);
+      return exprRows(c, `SELECT ${select} FROM t ORDER BY k`);
+    });
     for (let n = 0; n < compiled.length; n++) {
-      const column = result.columns[n];
       const fn = compiled[n].fn;
       for (let r = 0; r < rows.length; r++) {
         const online = fn(rows[r]);
-        if (!same(column[r], online)) {
+        const offline = result[r][`e${n}`];
+        if (!same(offline, online)) {
           assert.fail(
             `${sources[n]} on row ${JSON.stringify(rows[r], (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v))}: ` +
-              `DuckDB ${String(column[r])} (${typeof column[r]}), TypeScript ${String(online)} (${typeof online})`,
+              `DuckDB ${String(offline)} (${typeof offline}), TypeScript ${String(online)} (${typeof online})`,
           );
         }
       }

@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Random } from '../core/random.ts';
 import { resolveView, type EntitySpec, type FeatureViewSpec } from './domain.ts';
-import { Duck } from './duck.ts';
+import { DuckDb, type DuckDbConnection } from '../storage/duckdb/engine.ts';
+import { exprRows, loadRows } from './duck-values.ts';
 import type { ExprValue } from './expr.ts';
 import { retrievalSql, tieCheckSql } from './retrieval.ts';
 import { windowValue, type WindowRow } from './windows.ts';
@@ -83,10 +84,10 @@ const viewSpec: FeatureViewSpec = {
 };
 
 describe('point-in-time retrieval', () => {
-  let duck: Duck;
+  let duck: DuckDb;
   let dir: string;
   before(async () => {
-    duck = await Duck.open({ threads: 2 });
+    duck = await DuckDb.open({ threads: 2 });
     dir = await mkdtemp(join(tmpdir(), 'mloop-pit-'));
   });
   after(async () => {
@@ -94,15 +95,19 @@ describe('point-in-time retrieval', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  async function retrieve(events: Event[], rows: ReturnType<typeof generate>['rows'], unique = false) {
-    await duck.load('src', [
+  /** Runs `fn` on one connection, which holds the tables it loads. */
+  const connected = <T>(fn: (c: DuckDbConnection) => Promise<T>) => duck.withConnection(fn);
+
+  async function retrieve(events: Event[], rows: ReturnType<typeof generate>['rows'], unique = false, c?: DuckDbConnection): Promise<Record<string, ExprValue>[]> {
+    if (!c) return connected((own) => retrieve(events, rows, unique, own));
+    await loadRows(c, 'src', [
       { name: 'driver_id', type: 'int' },
       { name: 'ts', type: 'timestamp' },
       { name: 'seq', type: 'int' },
       { name: 'rate', type: 'float' },
       { name: 'name', type: 'string' },
     ], events);
-    await duck.load('ent', [
+    await loadRows(c, 'ent', [
       { name: '__rid', type: 'int' },
       { name: 'driver_id', type: 'int' },
       { name: 'event_timestamp', type: 'timestamp' },
@@ -115,7 +120,7 @@ describe('point-in-time retrieval', () => {
       entityColumns: ['driver_id', 'event_timestamp', 'label'],
       views: [{ view, from: '(SELECT *, seq AS file_row_number FROM src)', features: ['rate', 'name', 'rate_x2'], unique }],
     });
-    return duck.rows(sql);
+    return exprRows(c, sql);
   }
 
   it('matches a brute-force scan: ties, late rows, TTL boundaries, unknown and null keys', async () => {
@@ -141,10 +146,13 @@ describe('point-in-time retrieval', () => {
     for (const e of events) last.set(`${e.driver_id}|${e.ts}`, e);
     const tieFree = [...last.values()].sort((a, b) => a.seq - b.seq);
     const view = resolveView(viewSpec, entities, 'v1');
-    await duck.load('src', [{ name: 'driver_id', type: 'int' }, { name: 'ts', type: 'timestamp' }], events);
-    assert.ok(((await duck.rows(tieCheckSql(view, 'src')))[0].ties as number) > 0);
-    const got = await retrieve(tieFree, rows, true);
-    assert.equal((await duck.rows(tieCheckSql(view, 'src')))[0].ties, 0);
+    const got = await connected(async (c) => {
+      await loadRows(c, 'src', [{ name: 'driver_id', type: 'int' }, { name: 'ts', type: 'timestamp' }], events);
+      assert.ok(((await exprRows(c, tieCheckSql(view, 'src')))[0].ties as number) > 0);
+      const result = await retrieve(tieFree, rows, true, c);
+      assert.equal((await exprRows(c, tieCheckSql(view, 'src')))[0].ties, 0);
+      return result;
+    });
     const want = bruteForce(tieFree, rows);
     for (let i = 0; i < rows.length; i++) {
       assert.deepEqual({ rate: got[i].rate, name: got[i].name }, want[i], `row ${i}`);
@@ -203,9 +211,9 @@ out.sort_values('__rid')[['__rid', 'rate', 'seq']].to_csv(d + '/out.csv', index=
 });
 
 describe('window aggregations: offline SQL and the materialization path agree', () => {
-  let duck: Duck;
+  let duck: DuckDb;
   before(async () => {
-    duck = await Duck.open({ threads: 2 });
+    duck = await DuckDb.open({ threads: 2 });
   });
   after(() => duck.close());
 
@@ -238,25 +246,27 @@ describe('window aggregations: offline SQL and the materialization path agree', 
     };
     const machineEntities = new Map<string, EntitySpec>([['machine', { name: 'machine', join_keys: [{ name: 'machine_id', type: 'string' }] }]]);
     const view = resolveView(spec, machineEntities, 'w1');
-    await duck.load('readings', [
-      { name: 'machine_id', type: 'string' },
-      { name: 'ts', type: 'timestamp' },
-      { name: 'seq', type: 'int' },
-      { name: 'temp', type: 'float' },
-      { name: 'code', type: 'string' },
-    ], events.map((e) => ({ ...e, machine_id: e.machine })));
     const queries = Array.from({ length: 3000 }, (_, rid) => {
       const e = events[rng.int(events.length)];
       const pick = rng.int(5);
       const t = pick === 0 ? e.ts : pick === 1 ? e.ts + 60_000 : pick === 2 ? e.ts + 30_000 - 1 : pick === 3 ? e.ts - 1 : BASE + rng.int(700_000);
       return { __rid: rid, machine_id: rng.next() < 0.03 ? 'unknown' : e.machine, ts_q: t };
     });
-    await duck.load('q', [{ name: '__rid', type: 'int' }, { name: 'machine_id', type: 'string' }, { name: 'ts_q', type: 'timestamp' }], queries);
-    const names = spec.features.map((f) => f.name);
-    const got = await duck.rows(
-      retrievalSql({ entity: 'q', timestamp: 'ts_q', entityColumns: ['machine_id', 'ts_q'], views: [{ view, from: '(SELECT *, seq AS file_row_number FROM readings)', features: names }] }),
-    );
-
+    const got = await duck.withConnection(async (c) => {
+      await loadRows(c, 'readings', [
+        { name: 'machine_id', type: 'string' },
+        { name: 'ts', type: 'timestamp' },
+        { name: 'seq', type: 'int' },
+        { name: 'temp', type: 'float' },
+        { name: 'code', type: 'string' },
+      ], events.map((e) => ({ ...e, machine_id: e.machine })));
+      await loadRows(c, 'q', [{ name: '__rid', type: 'int' }, { name: 'machine_id', type: 'string' }, { name: 'ts_q', type: 'timestamp' }], queries);
+      const names = spec.features.map((f) => f.name);
+      return exprRows(
+        c,
+        retrievalSql({ entity: 'q', timestamp: 'ts_q', entityColumns: ['machine_id', 'ts_q'], views: [{ view, from: '(SELECT *, seq AS file_row_number FROM readings)', features: names }] }),
+      );
+    });
     // The materialization path: rows per entity sorted by (t, seq), each argument evaluated by the TypeScript evaluator.
     const sorted = [...events].sort((a, b) => a.ts - b.ts || a.seq - b.seq);
     for (let r = 0; r < queries.length; r++) {

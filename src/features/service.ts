@@ -9,9 +9,11 @@ import type { Clock } from '../core/clock.ts';
 import type { RequestContext } from '../core/context.ts';
 import { MloopError, invalidParam, isMloopError, notFound, type FieldError } from '../core/errors.ts';
 import { newHexId } from '../core/ids.ts';
+import type { ColumnType, DatasetSchema } from '../data/domain.ts';
+import type { DatasetService } from '../data/service.ts';
 import type { LineageNode, LineageService } from '../lineage/service.ts';
+import { sharedDuckDb, type DuckDb, type DuckDbConnection } from '../storage/duckdb/engine.ts';
 import type { MetadataStore, OnlineStore, OnlineValue, OnlineWrite } from '../storage/ports.ts';
-import type { FeatureDatasets } from './datasets.ts';
 import {
   definitionVersion,
   parseDefinitions,
@@ -24,11 +26,17 @@ import {
   type OnDemandSpec,
   type ResolvedView,
 } from './domain.ts';
-import { Duck, type DuckColumn } from './duck.ts';
+import { exprRows, loadRows, type DuckColumn } from './duck-values.ts';
 import { compileExpr, sqlIdent, sqlString, toSql, type CompiledExpr, type ExprType, type ExprValue } from './expr.ts';
 import { retrievalSql, tieCheckSql, type RetrievalOnDemand, type RetrievalView } from './retrieval.ts';
 import { FeatureStoreQueries } from './store.ts';
 import { windowValue, type WindowRow } from './windows.ts';
+
+/**
+ * What the feature store uses of the data module: local Parquet files of versions (sources, entity
+ * rows) and derived versions (training sets, pushed rows).
+ */
+export type FeatureDatasets = Pick<DatasetService, 'localParquetPath' | 'createDerived'>;
 
 /** What {@link FeatureStoreService} needs. */
 export interface FeatureStoreDeps {
@@ -37,19 +45,14 @@ export interface FeatureStoreDeps {
   readonly datasets: FeatureDatasets;
   readonly lineage: LineageService;
   readonly clock: Clock;
-  /** Folder for scratch files (query results before they are saved as datasets). */
+  /** Folder for scratch files (pushed rows before they are saved into their source dataset). */
   readonly scratchDir: string;
   /** Checks that a model version exists before it is linked (the registry's `getModelVersion`). */
   readonly modelVersionExists?: (ctx: RequestContext, name: string, version: string) => Promise<unknown>;
   /** Close the online store when the service closes (it was opened for it). */
   readonly closeOnline?: boolean;
-  /**
-   * Lends a DuckDB connection for the length of `fn` (e.g. from the process's shared engine, so that
-   * one buffer pool and one thread pool serve every module); the service opens its own when absent.
-   */
-  readonly withDuck?: <T>(fn: (duck: Duck) => Promise<T>) => Promise<T>;
-  /** DuckDB worker threads of the service's own database (default: DuckDB's choice). */
-  readonly duckThreads?: number;
+  /** The DuckDB engine; the process's shared one by default (one buffer pool and thread pool for every module). */
+  readonly duck?: DuckDb;
 }
 
 /** Status of one online value. */
@@ -204,37 +207,18 @@ const WRITE_BATCH = 2_000;
 /** The feature store. */
 export class FeatureStoreService {
   readonly queries = new FeatureStoreQueries();
-  #duck: Promise<Duck> | undefined;
   readonly #selections = new Map<string, { at: number; selection: Selection }>();
   readonly #uniqueSources = new Map<string, boolean>();
 
   constructor(readonly deps: FeatureStoreDeps) {}
 
-  /**
-   * A DuckDB connection for one unit of work: borrowed through `deps.withDuck` (the process's shared
-   * engine) when given, else from this service's own database. Call `release` when done.
-   */
-  async #connect(): Promise<{ duck: Duck; release: () => void }> {
-    const borrow = this.deps.withDuck;
-    if (borrow) {
-      return new Promise((resolve, reject) => {
-        let release!: () => void;
-        const done = new Promise<void>((r) => (release = r));
-        borrow(async (duck) => {
-          resolve({ duck, release });
-          await done;
-        }).catch(reject);
-      });
-    }
-    this.#duck ??= Duck.open({ threads: this.deps.duckThreads });
-    const duck = await (await this.#duck).fork();
-    return { duck, release: () => duck.close() };
+  /** Runs `fn` on a DuckDB connection of its own (its temporary tables go with it). */
+  async #withConnection<T>(fn: (conn: DuckDbConnection) => Promise<T>): Promise<T> {
+    return (await (this.deps.duck ? Promise.resolve(this.deps.duck) : sharedDuckDb())).withConnection(fn);
   }
 
-  /** Closes DuckDB, and the online store when it was opened for this service. */
+  /** Closes the online store when it was opened for this service. */
   async close(): Promise<void> {
-    if (this.#duck) (await this.#duck).close();
-    this.#duck = undefined;
     if (this.deps.closeOnline) await this.deps.online.close();
   }
 
@@ -567,28 +551,25 @@ export class FeatureStoreService {
 
   async #appendToSource(ctx: RequestContext, view: ResolvedView, columns: DuckColumn[], rows: Record<string, ExprValue>[]) {
     // A view whose source has no version yet gets its first one from the pushed rows.
-    const source = await this.deps.datasets.resolve(ctx, view.spec.source.dataset).catch((error: unknown) => {
+    const source = await this.#resolveDataset(ctx, view.spec.source.dataset).catch((error: unknown) => {
       if (isMloopError(error) && error.code === 'RESOURCE_DOES_NOT_EXIST') return undefined;
       throw error;
     });
     const table = `push_${newHexId()}`;
     const out = await this.#scratch('push.parquet');
     try {
-      const { duck, release } = await this.#connect();
-      try {
-        await duck.load(table, columns, rows);
+      await this.#withConnection(async (conn) => {
+        await loadRows(conn, table, columns, rows);
         const union = source ? `SELECT * FROM read_parquet(${sqlString(source.path)}) UNION ALL BY NAME SELECT * FROM ${table}` : `SELECT * FROM ${table}`;
-        await duck.run(`COPY (${union}) TO ${sqlString(out)} (FORMAT parquet)`);
-      } finally {
-        await dropRelation(duck, table);
-        release();
-      }
-      return await this.deps.datasets.saveDerived(ctx, {
-        name: view.spec.source.dataset,
-        path: out,
-        parents: source ? [{ name: source.name, version: source.version }] : [],
-        transformation: { kind: 'feature_push', feature_view: view.name, rows: rows.length },
+        await conn.copyToParquet(union, out, { compression: 'uncompressed' });
       });
+      const added = await this.deps.datasets.createDerived(ctx, {
+        name: view.spec.source.dataset,
+        parents: source ? [{ name: source.name, version: source.version }] : [],
+        transformation: { kind: 'feature_push', params: { feature_view: view.name, rows: rows.length } },
+        source: { parquetPath: out },
+      });
+      return { name: view.spec.source.dataset, version: added.version.version };
     } finally {
       await rm(out, { force: true });
     }
@@ -603,71 +584,71 @@ export class FeatureStoreService {
   async retrieve(ctx: RequestContext, input: RetrieveInput, onProgress?: (p: Progress) => void): Promise<RetrieveResult> {
     const selection = await this.select(ctx, input);
     const tsColumn = input.timestamp_column ?? ENTITY_TS_DEFAULT;
-    const { duck, release } = await this.#connect();
+    const name = input.save_as ?? `features-${selection.service?.name ?? 'adhoc'}`;
     const entityTable = `entities_${newHexId()}`;
-    const out = await this.#scratch('retrieval.parquet');
-    let connected = true;
-    // Saving the result may need a connection of its own from a shared engine: give this one back first.
-    const disconnect = async () => {
-      if (!connected) return;
-      connected = false;
-      await dropRelation(duck, entityTable);
-      release();
-    };
-    try {
-      onProgress?.({ phase: 'load entity rows', done: 0, total: 1 });
-      const { columns: entityColumns, parents } = await this.#loadEntities(ctx, duck, entityTable, input, tsColumn, selection);
-      const { plan, used, hidden } = await this.#retrievalPlan(ctx, duck, selection, entityTable, tsColumn, entityColumns);
-      onProgress?.({ phase: 'join features', done: 0, total: 1 });
-      const exclude = ['__rid', ...hidden].map(sqlIdent).join(', ');
-      await duck.run(`COPY (SELECT * EXCLUDE (${exclude}) FROM (${retrievalSql(plan)})) TO ${sqlString(out)} (FORMAT parquet)`);
-      const [{ n }] = await duck.rows(`SELECT sum(num_rows) AS n FROM parquet_file_metadata(${sqlString(out)})`);
-      const described = await duck.rows(`DESCRIBE SELECT * FROM read_parquet(${sqlString(out)})`);
-      const resultColumns = described.map((r) => String(r.column_name));
-      let rows: Record<string, unknown>[] | undefined;
-      if (input.return_rows) {
-        const timestamps = new Set(described.filter((r) => String(r.column_type).startsWith('TIMESTAMP')).map((r) => String(r.column_name)));
-        rows = (await duck.rows(`SELECT * FROM read_parquet(${sqlString(out)}) LIMIT ${Math.floor(input.return_rows)}`)).map(isoTimestamps(timestamps));
+    return this.#withConnection(async (conn) => {
+      try {
+        onProgress?.({ phase: 'load entity rows', done: 0, total: 1 });
+        const entities = await this.#loadEntities(ctx, conn, entityTable, input, tsColumn, selection);
+        const { plan, used, hidden } = await this.#retrievalPlan(ctx, conn, selection, entityTable, tsColumn, entities.columns.map((c) => c.name));
+        onProgress?.({ phase: 'join features', done: 0, total: 1 });
+        // Written once, straight into canonical form, on this connection (which holds the entity rows).
+        const sql = hidden.length > 0 ? `SELECT * EXCLUDE (${hidden.map(sqlIdent).join(', ')}) FROM (${retrievalSql(plan)})` : retrievalSql(plan);
+        const sources = used.map((u) => ({ name: u.dataset.slice(0, u.dataset.lastIndexOf('@')), version: u.dataset.slice(u.dataset.lastIndexOf('@') + 1) }));
+        const parents = [...entities.parents, ...sources].filter((p, i, all) => all.findIndex((q) => q.name === p.name && q.version === p.version) === i);
+        const saved = await this.deps.datasets.createDerived(ctx, {
+          name,
+          parents,
+          transformation: {
+            kind: 'point_in_time_join',
+            params: {
+              feature_service: selection.service ?? null,
+              features: selection.outputs.map((o) => `${o.view}:${o.feature}`),
+              feature_views: used.map((u) => ({ name: u.name, version: u.version })),
+              timestamp_column: tsColumn,
+            },
+          },
+          source: { query: { connection: conn, sql, order: '__rid' } },
+          // Entity columns keep what is known of them; a feature is null where no value is in time.
+          schema: { columns: [...entities.columns, ...selection.outputs.map((o) => ({ name: o.output, nullable: true }))] },
+        });
+        const version = saved.version;
+        const dst = { kind: 'dataset', id: `${name}@${version.version}` };
+        await this.deps.lineage.record(ctx, [
+          ...used.map((u) => ({ src: { kind: 'feature_view', id: `${u.name}@${u.version}` }, dst, relation: 'retrieved_into' })),
+          ...(selection.service ? [{ src: { kind: 'feature_service', id: `${selection.service.name}@${selection.service.version}` }, dst, relation: 'retrieved_into' }] : []),
+          ...entities.parents.map((p) => ({ src: { kind: 'dataset', id: `${p.name}@${p.version}` }, dst, relation: 'entity_rows_of' })),
+        ]);
+        let rows: Record<string, unknown>[] | undefined;
+        if (input.return_rows) {
+          const { path } = await this.deps.datasets.localParquetPath(ctx, name, version.version);
+          const timestamps = new Set(version.schema.columns.filter((c) => c.type === 'timestamp').map((c) => c.name));
+          rows = (await exprRows(conn, `SELECT * FROM read_parquet(${sqlString(path)}) LIMIT ${Math.floor(input.return_rows)}`)).map(isoTimestamps(timestamps));
+        }
+        onProgress?.({ phase: 'done', done: 1, total: 1 });
+        return {
+          dataset: { name, version: version.version },
+          row_count: version.row_count,
+          columns: version.schema.columns.map((c) => c.name),
+          feature_views: used,
+          ...(rows ? { rows } : {}),
+        };
+      } finally {
+        await dropRelation(conn, entityTable);
       }
-      await disconnect();
-      onProgress?.({ phase: 'save dataset', done: 0, total: 1 });
-      const name = input.save_as ?? `features-${selection.service?.name ?? 'adhoc'}`;
-      const saved = await this.deps.datasets.saveDerived(ctx, {
-        name,
-        path: out,
-        parents: [...parents, ...used.map((u) => ({ name: u.dataset.split('@')[0], version: u.dataset.split('@')[1] }))],
-        transformation: {
-          kind: 'point_in_time_join',
-          feature_service: selection.service ?? null,
-          features: selection.outputs.map((o) => `${o.view}:${o.feature}`),
-          feature_views: used.map((u) => ({ name: u.name, version: u.version })),
-          timestamp_column: tsColumn,
-        },
-      });
-      const dst = { kind: 'dataset', id: `${saved.name}@${saved.version}` };
-      await this.deps.lineage.record(ctx, [
-        ...used.map((u) => ({ src: { kind: 'feature_view', id: `${u.name}@${u.version}` }, dst, relation: 'retrieved_into' })),
-        ...(selection.service ? [{ src: { kind: 'feature_service', id: `${selection.service.name}@${selection.service.version}` }, dst, relation: 'retrieved_into' }] : []),
-        ...parents.map((p) => ({ src: { kind: 'dataset', id: `${p.name}@${p.version}` }, dst, relation: 'entity_rows_of' })),
-      ]);
-      onProgress?.({ phase: 'done', done: 1, total: 1 });
-      return { dataset: saved, row_count: Number(n), columns: resultColumns, feature_views: used, ...(rows ? { rows } : {}) };
-    } finally {
-      await disconnect();
-      await rm(out, { force: true });
-    }
+    });
   }
 
-  async #retrievalPlan(ctx: RequestContext, duck: Duck, selection: Selection, entity: string, tsColumn: string, entityColumns: string[]) {
+  async #retrievalPlan(ctx: RequestContext, conn: DuckDbConnection, selection: Selection, entity: string, tsColumn: string, entityColumns: string[]) {
     const used: { name: string; version: string; dataset: string }[] = [];
     const views: RetrievalView[] = [];
     const outputOf = new Map(selection.outputs.filter((o) => !o.onDemand).map((o) => [`${o.view}:${o.feature}`, o.output]));
     const hidden = new Map<string, string>();
     for (const { resolved, features } of selection.views.values()) {
-      const source = await this.deps.datasets.resolve(ctx, resolved.spec.source.dataset, resolved.spec.source.version);
+      const source = await this.#resolveDataset(ctx, resolved.spec.source.dataset, resolved.spec.source.version);
       used.push({ name: resolved.name, version: resolved.version, dataset: `${source.name}@${source.version}` });
       const from = `read_parquet(${sqlString(source.path)}, file_row_number=true)`;
-      views.push({ view: resolved, from, features, unique: resolved.rowFeatures.length > 0 && (await this.#unique(duck, resolved, source.path, from)) });
+      views.push({ view: resolved, from, features, unique: resolved.rowFeatures.length > 0 && (await this.#unique(conn, resolved, source.path, from)) });
       for (const f of features) if (!outputOf.has(`${resolved.name}:${f}`)) hidden.set(`${resolved.name}:${f}`, `__in_${resolved.name}__${f}`);
     }
     const nameOf = (view: string, feature: string) => outputOf.get(`${view}:${feature}`) ?? hidden.get(`${view}:${feature}`)!;
@@ -685,52 +666,81 @@ export class FeatureStoreService {
     return { plan, used, hidden: [...hidden.values()] };
   }
 
+  /**
+   * Loads the entity rows of a retrieval (or the logged rows of a skew check) as relation `table`
+   * with a `__rid` column in row order: inline rows into a temporary table, a dataset as a view over
+   * its file. Checks that keys, event time and request fields are there with the right types.
+   * Returns the columns (with what is known of their nullability, tags and descriptions) and the
+   * dataset read, if any.
+   */
   async #loadEntities(
     ctx: RequestContext,
-    duck: Duck,
+    conn: DuckDbConnection,
     table: string,
     input: RetrieveInput,
     tsColumn: string,
     selection: Selection,
     fields = { rows: 'entity_rows', dataset: 'entity_dataset' },
-  ) {
-    const parents: { name: string; version: string }[] = [];
+  ): Promise<{ columns: EntityColumn[]; parents: { name: string; version: string }[] }> {
     if ((input.entity_rows === undefined) === (input.entity_dataset === undefined)) throw invalidParam(fields.rows, `give either ${fields.rows} or ${fields.dataset}`);
+    const required = new Map<string, ExprType>([...selection.keys, ...selection.requestFields, [tsColumn, 'timestamp']]);
     if (input.entity_dataset !== undefined) {
       const at = input.entity_dataset.lastIndexOf('@');
       const name = at === -1 ? input.entity_dataset : input.entity_dataset.slice(0, at);
-      const version = at === -1 ? undefined : input.entity_dataset.slice(at + 1);
-      const ds = await this.deps.datasets.resolve(ctx, name, version);
-      parents.push({ name: ds.name, version: ds.version });
-      // The file's own row numbers keep the rows in order without copying them.
-      await duck.run(`CREATE TEMP VIEW ${sqlIdent(table)} AS SELECT file_row_number AS __rid, * EXCLUDE (file_row_number) FROM read_parquet(${sqlString(ds.path)}, file_row_number=true)`);
-      const described = await duck.rows(`DESCRIBE ${sqlIdent(table)}`);
-      const columns = described.map((r) => String(r.column_name)).filter((c) => c !== '__rid');
-      const missing = [...selection.keys.keys(), ...selection.requestFields.keys(), tsColumn].filter((k) => !columns.includes(k));
+      const ds = await this.#resolveDataset(ctx, name, at === -1 ? undefined : input.entity_dataset.slice(at + 1));
+      const columns = ds.schema.columns;
+      const missing = [...required.keys()].filter((k) => !columns.some((c) => c.name === k));
       if (missing.length > 0) throw invalidParam(fields.dataset, `dataset ${name} lacks column(s) ${missing.join(', ')}`);
-      return { columns, parents };
+      const mistyped = columns.filter((c) => required.has(c.name) && !DATASET_TYPES[required.get(c.name)!].includes(c.type));
+      if (mistyped.length > 0) {
+        throw new MloopError('INVALID_PARAMETER_VALUE', `dataset ${name}: ${mistyped.map((c) => `column "${c.name}" is ${c.type}, expected ${required.get(c.name)}`).join('; ')}`, {
+          fields: mistyped.map((c) => ({ field: `${fields.dataset}.${c.name}`, reason: `is ${c.type}, expected ${required.get(c.name)}` })),
+        });
+      }
+      // The file's own row numbers keep the rows in order without copying them.
+      await conn.run(`CREATE TEMP VIEW ${sqlIdent(table)} AS SELECT file_row_number AS __rid, * EXCLUDE (file_row_number) FROM read_parquet(${sqlString(ds.path)}, file_row_number=true)`);
+      return {
+        columns: columns.map((c) => ({ name: c.name, nullable: c.nullable, tags: [...c.tags], ...(c.description ? { description: c.description } : {}) })),
+        parents: [{ name, version: ds.version }],
+      };
     }
     const rows = input.entity_rows!;
     if (rows.length === 0) throw invalidParam(fields.rows, 'give at least one row');
-    const types = new Map<string, ExprType>([[tsColumn, 'timestamp'], ...selection.keys, ...selection.requestFields]);
     const names: string[] = [];
-    for (const row of rows) for (const k of Object.keys(row)) if (!names.includes(k)) names.push(k);
+    const seen = new Set<string>();
+    for (const row of rows) {
+      for (const k of Object.keys(row)) {
+        if (seen.has(k)) continue;
+        seen.add(k);
+        names.push(k);
+      }
+    }
     for (const name of names) {
       // eslint-disable-next-line no-control-regex
       if (name.startsWith('__') || /[\u0000-\u001f]/.test(name) || name.length > 255) {
         throw invalidParam(`${fields.rows}[0].${name}`, 'column names may not start with "__", hold control characters or exceed 255 characters');
       }
     }
-    for (const k of [...selection.keys.keys(), tsColumn]) if (!names.includes(k)) throw invalidParam(`${fields.rows}[0].${k}`, 'is required');
+    for (const k of [...selection.keys.keys(), tsColumn]) if (!seen.has(k)) throw invalidParam(`${fields.rows}[0].${k}`, 'is required');
+    const types = new Map(required);
     for (const name of names) if (!types.has(name)) types.set(name, inferType(rows, name));
-    const columns: DuckColumn[] = [{ name: '__rid', type: 'int' }, ...names.map((name) => ({ name, type: types.get(name)! }))];
+    const nullable = new Set<string>();
     const values = rows.map((row, i) => {
       const out: Record<string, ExprValue> = { __rid: i };
-      for (const name of names) out[name] = coerce(row[name], types.get(name)!, `${fields.rows}[${i}].${name}`);
+      for (const name of names) {
+        out[name] = coerce(row[name], types.get(name)!, `${fields.rows}[${i}].${name}`);
+        if (out[name] === null) nullable.add(name);
+      }
       return out;
     });
-    await duck.load(table, columns, values);
-    return { columns: names, parents };
+    await loadRows(conn, table, [{ name: '__rid', type: 'int' }, ...names.map((name) => ({ name, type: types.get(name)! }))], values);
+    return { columns: names.map((name) => ({ name, nullable: nullable.has(name) })), parents: [] };
+  }
+
+  /** A dataset version (the latest when `version` is absent) with a local file DuckDB can read. */
+  async #resolveDataset(ctx: RequestContext, name: string, version?: string): Promise<{ name: string; version: string; path: string; schema: DatasetSchema }> {
+    const found = await this.deps.datasets.localParquetPath(ctx, name, version ?? 'latest');
+    return { name, ...found };
   }
 
   // ------------------------------------------------------------------ materialization
@@ -760,15 +770,10 @@ export class FeatureStoreService {
     const db = this.deps.metadata.db;
     const mark = await this.queries.materialization(db, ctx.project, view.name, view.version);
     const start = input.start ?? (input.incremental && mark ? Number(mark.high_water) : undefined);
-    const source = await this.deps.datasets.resolve(ctx, view.spec.source.dataset, view.spec.source.version);
+    const source = await this.#resolveDataset(ctx, view.spec.source.dataset, view.spec.source.version);
     const from = `read_parquet(${sqlString(source.path)}, file_row_number=true)`;
-    const { duck, release } = await this.#connect();
-    const table = onlineTable(ctx.project, view.name);
-    let written = 0;
-    let skipped = 0;
-    let entities = 0;
-    try {
-      const records = new Map<string, { eventTime: number; values: Record<string, OnlineValue> }>();
+    const records = await this.#withConnection(async (conn) => {
+      const found = new Map<string, { eventTime: number; values: Record<string, OnlineValue> }>();
       if (view.rowFeatures.length > 0) {
         const keys = view.keys.map((k) => sqlIdent(k.name)).join(', ');
         const ts = `CAST(${sqlIdent(view.spec.source.timestamp)} AS TIMESTAMP)`;
@@ -778,31 +783,33 @@ export class FeatureStoreService {
           `SELECT ${view.keys.map((k) => `CAST(${sqlIdent(k.name)} AS ${k.type === 'int' ? 'BIGINT' : 'VARCHAR'}) AS ${sqlIdent(k.name)}`).join(', ')}, ` +
           `epoch_ms(${ts}) AS __t, ${feats} FROM ${from} WHERE ${where} ` +
           `QUALIFY row_number() OVER (PARTITION BY ${keys} ORDER BY ${ts} DESC, file_row_number DESC) = 1`;
-        for (const row of await duck.rows(sql)) {
+        for (const row of await exprRows(conn, sql)) {
           const key = entityKey(view.keys.map((k) => row[k.name]));
-          records.set(key, { eventTime: row.__t as number, values: Object.fromEntries(view.rowFeatures.map((f) => [f.spec.name, row[f.spec.name]])) });
+          found.set(key, { eventTime: row.__t as number, values: Object.fromEntries(view.rowFeatures.map((f) => [f.spec.name, row[f.spec.name]])) });
         }
       }
       if (view.windowFeatures.length > 0) {
-        for (const [key, values] of await this.#windowValues(duck, view, from, end)) {
-          const existing = records.get(key);
+        for (const [key, values] of await this.#windowValues(conn, view, from, end)) {
+          const existing = found.get(key);
           // Window values hold as of `end`; they share the record with the row-level values.
-          records.set(key, { eventTime: end, values: { ...(existing?.values ?? {}), ...values } });
+          found.set(key, { eventTime: end, values: { ...(existing?.values ?? {}), ...values } });
         }
       }
-      entities = records.size;
-      const all = [...records];
-      for (let i = 0; i < all.length; i += WRITE_BATCH) {
-        const batch = all.slice(i, i + WRITE_BATCH).map(([key, r]) => ({ table, key, eventTime: r.eventTime, values: r.values }));
-        const result = await this.deps.online.write(batch);
-        written += result.written;
-        skipped += result.skipped;
-        onProgress?.({ phase: 'write online', view: view.name, done: Math.min(i + WRITE_BATCH, all.length), total: all.length });
-      }
-      if (all.length === 0) onProgress?.({ phase: 'write online', view: view.name, done: 0, total: 0 });
-    } finally {
-      release();
+      return found;
+    });
+    const table = onlineTable(ctx.project, view.name);
+    let written = 0;
+    let skipped = 0;
+    const entities = records.size;
+    const all = [...records];
+    for (let i = 0; i < all.length; i += WRITE_BATCH) {
+      const batch = all.slice(i, i + WRITE_BATCH).map(([key, r]) => ({ table, key, eventTime: r.eventTime, values: r.values }));
+      const result = await this.deps.online.write(batch);
+      written += result.written;
+      skipped += result.skipped;
+      onProgress?.({ phase: 'write online', view: view.name, done: Math.min(i + WRITE_BATCH, all.length), total: all.length });
     }
+    if (all.length === 0) onProgress?.({ phase: 'write online', view: view.name, done: 0, total: 0 });
     const now = this.deps.clock.now();
     await this.queries.markMaterialized(db, {
       project: ctx.project,
@@ -821,7 +828,7 @@ export class FeatureStoreService {
   }
 
   /** Window features of every entity as of `end`, computed by the TypeScript window path. */
-  async #windowValues(duck: Duck, view: ResolvedView, from: string, end: number): Promise<Map<string, Record<string, OnlineValue>>> {
+  async #windowValues(conn: DuckDbConnection, view: ResolvedView, from: string, end: number): Promise<Map<string, Record<string, OnlineValue>>> {
     const keys = view.keys.map((k) => `CAST(${sqlIdent(k.name)} AS ${k.type === 'int' ? 'BIGINT' : 'VARCHAR'}) AS ${sqlIdent(k.name)}`).join(', ');
     const ts = `epoch_ms(CAST(${sqlIdent(view.spec.source.timestamp)} AS TIMESTAMP))`;
     const args = view.windowFeatures.map((w, n) => `${w.expr ? w.expr.sql : 'NULL'} AS __a${n}`).join(', ');
@@ -832,7 +839,7 @@ export class FeatureStoreService {
       `SELECT * FROM (SELECT ${keys}, ${ts} AS __t, file_row_number AS __seq, ${args}, ` +
       `row_number() OVER (PARTITION BY ${partition} ORDER BY ${ts} DESC, file_row_number DESC) AS __rn FROM ${from} WHERE ${ts} <= ${end}) ` +
       `WHERE __t > ${end - maxWindow} OR __rn <= ${maxLast} ORDER BY ${partition}, __t, __seq`;
-    const rows = await duck.rows(sql);
+    const rows = await exprRows(conn, sql);
     const byEntity = new Map<string, Record<string, ExprValue>[]>();
     for (const row of rows) {
       const key = entityKey(view.keys.map((k) => row[k.name]));
@@ -888,19 +895,20 @@ export class FeatureStoreService {
     const selection = await this.select(ctx, input);
     const tsColumn = input.timestamp_column ?? ENTITY_TS_DEFAULT;
     const tolerance = input.tolerance ?? 0;
-    const { duck, release } = await this.#connect();
     const logged = `logged_${newHexId()}`;
+    return this.#withConnection(async (conn) => {
     try {
-      const { columns } = await this.#loadEntities(ctx, duck, logged, { entity_rows: input.logged_rows, entity_dataset: input.logged_dataset }, tsColumn, selection, {
+      const loaded = await this.#loadEntities(ctx, conn, logged, { entity_rows: input.logged_rows, entity_dataset: input.logged_dataset }, tsColumn, selection, {
         rows: 'logged_rows',
         dataset: 'logged_dataset',
       });
+      const columns = loaded.columns.map((c) => c.name);
       const compared = selection.outputs.filter((o) => columns.includes(o.output));
       if (compared.length === 0) throw invalidParam(input.logged_dataset ? 'logged_dataset' : 'logged_rows', `holds none of the selected features (${selection.outputs.map((o) => o.output).join(', ')})`);
       const keep = columns.filter((c) => !compared.some((o) => o.output === c));
-      const { plan } = await this.#retrievalPlan(ctx, duck, selection, `(SELECT __rid, ${keep.map(sqlIdent).join(', ')} FROM ${sqlIdent(logged)})`, tsColumn, keep);
+      const { plan } = await this.#retrievalPlan(ctx, conn, selection, `(SELECT __rid, ${keep.map(sqlIdent).join(', ')} FROM ${sqlIdent(logged)})`, tsColumn, keep);
       const sql = `SELECT r.__rid, ${compared.map((o) => `r.${sqlIdent(o.output)} AS ${sqlIdent(`o_${o.output}`)}, l.${sqlIdent(o.output)} AS ${sqlIdent(`s_${o.output}`)}`).join(', ')} FROM (${retrievalSql(plan)}) r JOIN ${sqlIdent(logged)} l USING (__rid) ORDER BY r.__rid`;
-      const rows = await duck.rows(sql);
+      const rows = await exprRows(conn, sql);
       const features = compared.map((o) => {
         let mismatches = 0;
         const examples: { row: number; served: unknown; offline: unknown }[] = [];
@@ -916,9 +924,9 @@ export class FeatureStoreService {
       });
       return { rows: rows.length, features };
     } finally {
-      await dropRelation(duck, logged);
-      release();
+      await dropRelation(conn, logged);
     }
+    });
   }
 
   // ------------------------------------------------------------------ helpers
@@ -932,11 +940,11 @@ export class FeatureStoreService {
    * Whether no two rows of a source share join keys and event time. Dataset versions never change
    * (they are named by content), so the answer is kept for the life of the process.
    */
-  async #unique(duck: Duck, view: ResolvedView, path: string, from: string): Promise<boolean> {
+  async #unique(conn: DuckDbConnection, view: ResolvedView, path: string, from: string): Promise<boolean> {
     const key = `${path}\u0000${view.keys.map((k) => k.name).join(',')}\u0000${view.spec.source.timestamp}`;
     let answer = this.#uniqueSources.get(key);
     if (answer === undefined) {
-      const [{ ties }] = await duck.rows(tieCheckSql(view, from));
+      const [{ ties }] = await exprRows(conn, tieCheckSql(view, from));
       answer = ties === 0;
       this.#uniqueSources.set(key, answer);
     }
@@ -950,10 +958,27 @@ export class FeatureStoreService {
 }
 
 /** Drops a temporary table or view, whichever it is. */
-async function dropRelation(duck: Duck, name: string): Promise<void> {
-  await duck.run(`DROP VIEW IF EXISTS ${sqlIdent(name)}`).catch(() => undefined);
-  await duck.run(`DROP TABLE IF EXISTS ${sqlIdent(name)}`).catch(() => undefined);
+async function dropRelation(conn: DuckDbConnection, name: string): Promise<void> {
+  await conn.run(`DROP VIEW IF EXISTS ${sqlIdent(name)}`).catch(() => undefined);
+  await conn.run(`DROP TABLE IF EXISTS ${sqlIdent(name)}`).catch(() => undefined);
 }
+
+/** An entity column of a retrieval as the saved dataset declares it. */
+interface EntityColumn {
+  readonly name: string;
+  readonly nullable: boolean;
+  readonly tags?: readonly string[];
+  readonly description?: string;
+}
+
+/** Dataset column types that hold a value of each language type. */
+const DATASET_TYPES: Readonly<Record<ExprType, readonly ColumnType[]>> = {
+  int: ['integer'],
+  float: ['float', 'integer'],
+  bool: ['boolean'],
+  string: ['string'],
+  timestamp: ['timestamp'],
+};
 
 /** The online-store table of a view. */
 export function onlineTable(project: string, view: string): string {

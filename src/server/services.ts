@@ -4,8 +4,6 @@ import type { ServerConfig } from '../core/config.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatasetService } from '../data/service.ts';
-import { datasetServiceDatasets } from '../features/datasets.ts';
-import { Duck } from '../features/duck.ts';
 import { EvaluationService } from '../evaluation/service.ts';
 import { FeatureStoreService } from '../features/service.ts';
 import { JobService, stableWorkerId } from '../jobs/service.ts';
@@ -66,12 +64,11 @@ export function createServices(deps: ServiceDeps): Services {
     metadata: deps.metadata,
     online: deps.online ?? openOnlineStore(deps.config.online ?? { kind: 'sqlite', path: ':memory:' }),
     closeOnline: deps.online === undefined,
-    datasets: datasetServiceDatasets(datasets),
+    datasets,
     lineage,
     clock: deps.clock,
     scratchDir: join(deps.config.home ?? tmpdir(), 'tmp', 'features'),
     modelVersionExists: (ctx, name, version) => registry.getModelVersion(ctx, name, version),
-    withDuck: async (fn) => (await datasets.duck()).withConnection(async (connection) => fn(await Duck.wrap(connection.raw))),
   });
   const jobs = new JobService({ metadata: deps.metadata, clock: deps.clock, workerId: stableWorkerId(deps.config.home) });
   const training = new TrainingService({ clock: deps.clock, tracking, registry, artifacts, datasets, features, lineage, jobs });
