@@ -186,9 +186,14 @@ export class DatasetService {
     return (await this.#folders()).cache.dir;
   }
 
+  /** Resolves once no deferred profile is being computed in the background. */
+  async settled(): Promise<void> {
+    while (this.#background.size > 0) await Promise.all(this.#background);
+  }
+
   /** Waits for profiles still being computed, then removes the temporary folder when the service made one. */
   async close(): Promise<void> {
-    await Promise.all(this.#background);
+    await this.settled();
     if (!this.#dirs) return;
     const dirs = await this.#dirs.catch(() => undefined);
     if (dirs?.owned) await rm(dirs.owned, { recursive: true, force: true });
