@@ -90,6 +90,28 @@ describe('server basics', () => {
     }
   });
 
+  it('refuses a NUL character in a body, a path or a query, naming the field, and writes nothing', async () => {
+    const tag = await server.json('POST', '/api/2.0/mlflow/experiments/create', { name: 'nul', tags: [{ key: 'k', value: 'a\u0000b' }] });
+    assert.equal(tag.status, 400);
+    assert.equal(tag.body.error_code, 'INVALID_PARAMETER_VALUE');
+    assert.equal(tag.body.message, 'tags[0].value: must not contain the NUL character (\\u0000)');
+    const v1 = await server.json('POST', '/api/v1/experiments', { name: 'nul', tags: { 'k\u0000': 'v' } });
+    assert.equal(v1.status, 400);
+    assert.equal(v1.headers.get('content-type'), 'application/problem+json; charset=utf-8');
+    assert.deepEqual(v1.body.errors, [{ field: 'tags.k\\u0000', reason: 'must not contain the NUL character (\\u0000)' }]);
+    const query = await server.json('GET', '/api/2.0/mlflow/experiments/get-by-name?experiment_name=a%00b');
+    assert.equal(query.status, 400);
+    assert.equal(query.body.message, 'experiment_name: must not contain the NUL character (\\u0000)');
+    const path = await server.json('GET', '/api/v1/runs/a%00b');
+    assert.equal(path.status, 400);
+    assert.deepEqual(path.body.errors, [{ field: 'id', reason: 'must not contain the NUL character (\\u0000)' }]);
+    // A backslash followed by "u0000" is no NUL.
+    const literal = await server.json('POST', '/api/2.0/mlflow/experiments/create', { name: 'literal \\u0000' });
+    assert.equal(literal.status, 200);
+    const found = await server.json('POST', '/api/2.0/mlflow/experiments/search', { filter: "name LIKE '%nul%'" });
+    assert.deepEqual(found.body.experiments ?? [], []);
+  });
+
   it('answers unknown routes with 404 in the format of their API', async () => {
     const mlflow = await server.json('GET', '/api/2.0/mlflow/nope');
     assert.equal(mlflow.status, 404);

@@ -1,6 +1,6 @@
 /**
- * The HTTP server: Fastify with request ids, structured logs, Prometheus metrics, a strict body
- * policy, and every module's routes under their prefixes.
+ * The HTTP server: Fastify with request ids, structured logs, Prometheus metrics, a strict input
+ * policy (JSON bodies only, no NUL characters anywhere), and every module's routes under their prefixes.
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -11,6 +11,7 @@ import { datasetRoutes } from '../data/routes.ts';
 import { evaluationRoutes } from '../evaluation/routes.ts';
 import { feastRoutes, featureRoutes } from '../features/routes.ts';
 import { newUuid } from '../core/ids.ts';
+import { rejectNul } from '../core/validation.ts';
 import { jobRoutes } from '../jobs/routes.ts';
 import { registryMlflowRoutes } from '../registry/mlflow-routes.ts';
 import { registryRoutes } from '../registry/routes.ts';
@@ -84,6 +85,12 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     } catch (error) {
       done(error as Error, undefined);
     }
+  });
+  // A NUL reaches a path parameter or the query only percent-encoded; bodies are checked by parseJsonBody.
+  http.addHook('onRequest', async (request) => {
+    if (!request.url.includes('%00')) return;
+    rejectNul(request.params, 'path');
+    rejectNul(request.query, 'query');
   });
   http.addHook('onSend', async (request, reply) => {
     void reply.header(REQUEST_ID_HEADER, request.id);

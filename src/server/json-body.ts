@@ -2,15 +2,27 @@
  * JSON request bodies. Parsed with prototype-poisoning protection (a `__proto__` or `constructor.prototype`
  * key is refused, never merged). MLflow's Python server accepts the non-standard tokens `NaN`,
  * `Infinity` and `-Infinity` that Python's `json` module writes; so do we, turning them into the
- * strings `"NaN"`, `"Infinity"`, `"-Infinity"` that the protobuf JSON mapping uses.
+ * strings `"NaN"`, `"Infinity"`, `"-Infinity"` that the protobuf JSON mapping uses. A string holding a
+ * NUL character (`\u0000`) is refused, naming its field (see `NUL_REASON` in core).
  */
 import secureJson from 'secure-json-parse';
 import { MloopError } from '../core/errors.ts';
+import { rejectNul } from '../core/validation.ts';
 
 const OPTIONS = { protoAction: 'error', constructorAction: 'error' } as const;
 
-/** Parses a JSON body; throws MALFORMED_REQUEST with the position on a syntax error. */
+/**
+ * Parses a JSON body; throws MALFORMED_REQUEST with the position on a syntax error, and
+ * INVALID_PARAMETER_VALUE naming the field when a string holds a NUL character.
+ */
 export function parseJsonBody(text: string): unknown {
+  const value = parseJson(text);
+  // JSON can only spell NUL as this escape; look inside only when the text has it.
+  if (text.includes('\\u0000')) rejectNul(value, 'body');
+  return value;
+}
+
+function parseJson(text: string): unknown {
   try {
     return secureJson.parse(text, undefined, OPTIONS);
   } catch (error) {
