@@ -1,6 +1,9 @@
 /** The scale-out blob store: S3-compatible object storage (`@aws-sdk/client-s3`). */
 import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
   CopyObjectCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
@@ -8,6 +11,8 @@ import {
   HeadObjectCommand,
   ListObjectsV2Command,
   S3Client,
+  UploadPartCopyCommand,
+  type CompletedPart,
   type ListObjectsV2CommandOutput,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
@@ -30,6 +35,33 @@ export interface S3BlobStoreConfig {
   readonly forcePathStyle: boolean;
   readonly accessKeyId?: string;
   readonly secretAccessKey?: string;
+  /**
+   * Objects larger than this many bytes are moved by a multipart copy (UploadPartCopy): a single
+   * CopyObject stops at 5 GiB, and uploads may be larger. Default {@link MULTIPART_COPY_THRESHOLD}.
+   */
+  readonly multipartCopyThreshold?: number;
+  /** Part size of a multipart copy; raised when needed to stay within 10,000 parts. Default {@link COPY_PART_BYTES}. */
+  readonly copyPartBytes?: number;
+}
+
+/** Above this size {@link S3BlobStore.move} copies in parts (4 GiB, under CopyObject's 5 GiB limit). */
+export const MULTIPART_COPY_THRESHOLD = 4 * 1024 ** 3;
+/** Default part size of a multipart copy (S3 allows 5 MiB to 5 GiB per part). */
+export const COPY_PART_BYTES = 512 * 1024 ** 2;
+/** Most parts of one multipart upload S3 accepts. */
+const MAX_PARTS = 10_000;
+/** Parts copied at the same time. */
+const COPY_CONCURRENCY = 4;
+
+/**
+ * The inclusive byte ranges of a multipart copy of `size` bytes in parts of `partBytes` (larger when
+ * `partBytes` would need more than 10,000 parts). Every part but the last has the same size.
+ */
+export function copyPartRanges(size: number, partBytes: number): { first: number; last: number }[] {
+  const part = Math.max(partBytes, Math.ceil(size / MAX_PARTS));
+  const ranges: { first: number; last: number }[] = [];
+  for (let first = 0; first < size; first += part) ranges.push({ first, last: Math.min(size, first + part) - 1 });
+  return ranges;
 }
 
 /** {@link BlobStore} on an S3 bucket. */
@@ -39,9 +71,13 @@ export class S3BlobStore implements BlobStore {
   readonly #client: S3Client;
   readonly #bucket: string;
   readonly #prefix: string;
+  readonly #multipartCopyThreshold: number;
+  readonly #copyPartBytes: number;
 
   constructor(config: S3BlobStoreConfig) {
     this.#bucket = config.bucket;
+    this.#multipartCopyThreshold = config.multipartCopyThreshold ?? MULTIPART_COPY_THRESHOLD;
+    this.#copyPartBytes = config.copyPartBytes ?? COPY_PART_BYTES;
     this.#prefix = config.prefix.replace(/^\/+|\/+$/g, '');
     this.location = `s3://${config.bucket}${this.#prefix ? `/${this.#prefix}` : ''}`;
     this.#client = new S3Client({
@@ -172,18 +208,62 @@ export class S3BlobStore implements BlobStore {
     return keys.length;
   }
 
+  /**
+   * Copies, then deletes the source: one CopyObject up to the multipart threshold, a multipart copy
+   * above it. The source is deleted only once the copy is complete; a failed multipart copy is aborted.
+   */
   async move(from: string, to: string): Promise<void> {
     const source = this.#objectKey(from);
     const target = this.#objectKey(to);
-    if (!(await this.stat(from))) throw notFound(`no artifact at ${JSON.stringify(from)}`);
-    await this.#client.send(
-      new CopyObjectCommand({
-        Bucket: this.#bucket,
-        Key: target,
-        CopySource: `${this.#bucket}/${source.split('/').map(encodeURIComponent).join('/')}`,
-      }),
-    );
+    const info = await this.stat(from);
+    if (!info) throw notFound(`no artifact at ${JSON.stringify(from)}`);
+    const copySource = `${this.#bucket}/${source.split('/').map(encodeURIComponent).join('/')}`;
+    if (info.size > this.#multipartCopyThreshold) await this.#multipartCopy(copySource, target, info.size);
+    else await this.#client.send(new CopyObjectCommand({ Bucket: this.#bucket, Key: target, CopySource: copySource }));
     await this.#client.send(new DeleteObjectCommand({ Bucket: this.#bucket, Key: source }));
+  }
+
+  /** Copies `size` bytes of `copySource` to `target` with UploadPartCopy, a few parts at a time. */
+  async #multipartCopy(copySource: string, target: string, size: number): Promise<void> {
+    const { UploadId } = await this.#client.send(new CreateMultipartUploadCommand({ Bucket: this.#bucket, Key: target }));
+    try {
+      const ranges = copyPartRanges(size, this.#copyPartBytes);
+      const parts: CompletedPart[] = new Array(ranges.length);
+      let next = 0;
+      let failed = false;
+      const worker = async () => {
+        while (!failed && next < ranges.length) {
+          const index = next++;
+          const { first, last } = ranges[index];
+          try {
+            const out = await this.#client.send(
+              new UploadPartCopyCommand({
+                Bucket: this.#bucket,
+                Key: target,
+                UploadId,
+                PartNumber: index + 1,
+                CopySource: copySource,
+                CopySourceRange: `bytes=${first}-${last}`,
+              }),
+            );
+            parts[index] = { PartNumber: index + 1, ETag: out.CopyPartResult?.ETag };
+          } catch (error) {
+            failed = true;
+            throw error;
+          }
+        }
+      };
+      // Every worker settles before the upload is completed or aborted: no part lands after an abort.
+      const settled = await Promise.allSettled(Array.from({ length: Math.min(COPY_CONCURRENCY, ranges.length) }, worker));
+      const rejected = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (rejected) throw rejected.reason;
+      await this.#client.send(
+        new CompleteMultipartUploadCommand({ Bucket: this.#bucket, Key: target, UploadId, MultipartUpload: { Parts: parts } }),
+      );
+    } catch (error) {
+      await this.#client.send(new AbortMultipartUploadCommand({ Bucket: this.#bucket, Key: target, UploadId })).catch(() => undefined);
+      throw error;
+    }
   }
 
   async ping(): Promise<void> {
