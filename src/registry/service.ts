@@ -32,6 +32,21 @@ export interface RegistryDeps {
   readonly clock: Clock;
   /** Used to resolve `runs:/` sources and check runs exist. */
   readonly tracking: TrackingService;
+  /** Told when versions go away or change name, so that what other modules recorded about them follows. */
+  readonly versionListeners?: readonly ModelVersionListener[];
+}
+
+/**
+ * What another module does when a model version it recorded something about (a dataset dependent,
+ * say) is deleted or its model renamed. Listeners run one after the other once the change is
+ * committed; an error fails the request but the change stays made, so a listener must be idempotent
+ * and let pass what is already gone.
+ */
+export interface ModelVersionListener {
+  /** `version` was deleted, on its own or with its model. */
+  deleted?(ctx: RequestContext, version: ModelVersion): Promise<void>;
+  /** The model of `version` (shown under its new name) was called `previousName` until now. */
+  renamed?(ctx: RequestContext, version: ModelVersion, previousName: string): Promise<void>;
 }
 
 /** Input of {@link RegistryService.createModelVersion}. */
@@ -113,6 +128,10 @@ export class RegistryService {
         await this.store.touchVersions(trx, model.id, now);
         return { ...model, name: newName, last_updated_time: now };
       });
+      if (this.#listening('renamed')) {
+        const versions = await this.#versions(this.#db, newName, await this.store.versions(this.#db, row.id));
+        for (const version of versions) for (const l of this.deps.versionListeners!) await l.renamed?.(ctx, version, name);
+      }
       return (await this.#models(this.#db, [row]))[0];
     } catch (error) {
       if (this.deps.metadata.isUniqueViolation(error)) throw alreadyExists(`Registered Model (name=${newName}) already exists.`);
@@ -132,12 +151,15 @@ export class RegistryService {
     return (await this.#models(this.#db, [row]))[0];
   }
 
-  /** Deletes a model with all its versions, tags and aliases. */
+  /** Deletes a model with all its versions, tags and aliases; version listeners hear of each version. */
   async deleteRegisteredModel(ctx: RequestContext, name: string): Promise<void> {
-    await this.deps.metadata.transaction(async (trx) => {
+    const deleted = await this.deps.metadata.transaction(async (trx) => {
       const model = await this.#model(trx, ctx, name);
+      const versions = this.#listening('deleted') ? await this.#versions(trx, model.name, await this.store.versions(trx, model.id)) : [];
       await this.store.deleteModel(trx, model.id);
+      return versions;
     });
+    await this.#tellDeleted(ctx, deleted);
   }
 
   /** MLflow's `registered-models/search`: filter on name and tags, order by name or last update, paged. */
@@ -280,16 +302,23 @@ export class RegistryService {
     return (await this.#versions(this.#db, name, [row]))[0];
   }
 
-  /** Deletes a version; aliases that pointed at it are removed, its number is never reused. */
+  /**
+   * Deletes a version; aliases that pointed at it are removed, its number is never reused. Version
+   * listeners hear of it once it is gone.
+   */
   async deleteModelVersion(ctx: RequestContext, name: string, version: string | number): Promise<void> {
     const number = parseVersion(version);
     const now = this.deps.clock.now();
-    await this.deps.metadata.transaction(async (trx) => {
+    const deleted = await this.deps.metadata.transaction(async (trx) => {
       const model = await this.#model(trx, ctx, name);
-      await this.#version(trx, model, number);
+      const row = await this.#version(trx, model, number);
+      // Rendered before its tags go, so that listeners see what was recorded on it.
+      const rendered = this.#listening('deleted') ? await this.#versions(trx, model.name, [row]) : [];
       await this.store.deleteVersion(trx, model.id, number);
       await this.store.updateModel(trx, model.id, { last_updated_time: now });
+      return rendered;
     });
+    await this.#tellDeleted(ctx, deleted);
   }
 
   /** MLflow's `model-versions/search`: filter on name, run_id, version_number, source_path and tags. */
@@ -363,6 +392,14 @@ export class RegistryService {
   }
 
   // ---- helpers ----
+
+  #listening(event: keyof ModelVersionListener): boolean {
+    return (this.deps.versionListeners ?? []).some((l) => l[event] !== undefined);
+  }
+
+  async #tellDeleted(ctx: RequestContext, versions: readonly ModelVersion[]): Promise<void> {
+    for (const version of versions) for (const l of this.deps.versionListeners ?? []) await l.deleted?.(ctx, version);
+  }
 
   /**
    * Checks a source as MLflow's `_validate_source` does, and stricter: it must resolve inside the

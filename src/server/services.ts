@@ -1,8 +1,14 @@
-/** The services of every module, built once over the stores and handed to the transports. */
-import type { Clock } from '../core/clock.ts';
-import type { ServerConfig } from '../core/config.ts';
+/**
+ * The services of every module, built once over the stores and handed to the transports, and the
+ * hooks that keep what one module recorded about another's resources in step with them.
+ */
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Clock } from '../core/clock.ts';
+import type { ServerConfig } from '../core/config.ts';
+import type { RequestContext } from '../core/context.ts';
+import { isMloopError } from '../core/errors.ts';
+import { parseDatasetUri, parseVersionRef, type Dependent, type VersionRef } from '../data/domain.ts';
 import { DatasetService } from '../data/service.ts';
 import { EvaluationService } from '../evaluation/service.ts';
 import { FeatureStoreService } from '../features/service.ts';
@@ -10,9 +16,11 @@ import { JobService, stableWorkerId } from '../jobs/service.ts';
 import { LineageService } from '../lineage/service.ts';
 import { openOnlineStore } from '../storage/index.ts';
 import type { BlobStore, MetadataStore, OnlineStore } from '../storage/ports.ts';
-import { RegistryService } from '../registry/service.ts';
+import type { ModelVersion } from '../registry/domain.ts';
+import { RegistryService, type ModelVersionListener } from '../registry/service.ts';
+import type { DatasetInput } from '../tracking/domain.ts';
 import { ArtifactService } from '../tracking/artifacts.ts';
-import { TrackingService } from '../tracking/service.ts';
+import { TrackingService, type DatasetInputHook } from '../tracking/service.ts';
 import { TrainingService } from '../training/service.ts';
 
 /** What services are built from. */
@@ -52,12 +60,14 @@ export function createServices(deps: ServiceDeps): Services {
     blobs: deps.blobs,
     clock: deps.clock,
     maxArtifactBytes: deps.config.maxArtifactBytes,
-    datasetInputs: {
-      resolve: (ctx, input) => datasets.resolveRunInput(ctx, input),
-      recorded: (ctx, runId, inputs) => datasets.recordRunInputs(ctx, runId, inputs),
-    },
+    datasetInputs: runDatasetInputs(datasets),
   });
-  const registry = new RegistryService({ metadata: deps.metadata, clock: deps.clock, tracking });
+  const registry = new RegistryService({
+    metadata: deps.metadata,
+    clock: deps.clock,
+    tracking,
+    versionListeners: [trainedVersionDependents(datasets)],
+  });
   const artifacts = new ArtifactService({ blobs: deps.blobs, maxArtifactBytes: deps.config.maxArtifactBytes });
   const lineage = new LineageService({ metadata: deps.metadata, clock: deps.clock });
   const features = new FeatureStoreService({
@@ -74,4 +84,68 @@ export function createServices(deps: ServiceDeps): Services {
   const training = new TrainingService({ clock: deps.clock, tracking, registry, artifacts, datasets, features, lineage, jobs });
   const evaluation = new EvaluationService({ metadata: deps.metadata, clock: deps.clock, registry, tracking, artifacts, datasets, jobs });
   return { tracking, registry, artifacts, datasets, features, lineage, jobs, training, evaluation };
+}
+
+/**
+ * Runs and the dataset versions they read: `log-inputs` of an `mloop-dataset:` URI records the run as
+ * a dependent of that version; deleting the run releases it, restoring the run takes it again.
+ */
+function runDatasetInputs(datasets: DatasetService): DatasetInputHook {
+  const each = async (inputs: readonly DatasetInput[], fn: (ref: VersionRef) => Promise<unknown>) => {
+    for (const input of inputs) {
+      const ref = parseDatasetUri(input.dataset?.source ?? '');
+      if (ref) await ignoreMissing(fn(ref));
+    }
+  };
+  return {
+    resolve: (ctx, input) => datasets.resolveRunInput(ctx, input),
+    recorded: (ctx, runId, inputs) => datasets.recordRunInputs(ctx, runId, inputs),
+    released: (ctx, runId, inputs) => each(inputs, (ref) => datasets.removeDependent(ctx, ref, { kind: 'run', id: runId })),
+    restored: (ctx, runId, inputs) => each(inputs, (ref) => datasets.addDependent(ctx, ref, { kind: 'run', id: runId })),
+  };
+}
+
+/** The tag in which training names the dataset versions (`["name@sha256"]`) a registered version was trained on. */
+const TRAINED_ON_TAG = 'mloop.datasets';
+
+/**
+ * Model versions and the dataset versions they were trained on. Training records the dependent
+ * `model_version` / `<model>/<version>` on each version listed in {@link TRAINED_ON_TAG} (see
+ * `TrainingService` `#register`); deleting the model version releases it, renaming its model moves it
+ * to the new id.
+ */
+function trainedVersionDependents(datasets: DatasetService): ModelVersionListener {
+  const trainedOn = (version: ModelVersion): VersionRef[] => {
+    const tag = version.tags.find((t) => t.key === TRAINED_ON_TAG);
+    if (!tag) return [];
+    try {
+      const refs: unknown = JSON.parse(tag.value);
+      return Array.isArray(refs) ? refs.filter((r): r is string => typeof r === 'string').map((r) => parseVersionRef(r)) : [];
+    } catch {
+      return []; // a tag edited by hand into something else names nothing
+    }
+  };
+  const dependent = (model: string, version: ModelVersion): Dependent => ({ kind: 'model_version', id: `${model}/${version.version}` });
+  return {
+    async deleted(ctx: RequestContext, version: ModelVersion) {
+      for (const ref of trainedOn(version)) await ignoreMissing(datasets.removeDependent(ctx, ref, dependent(version.name, version)));
+    },
+    async renamed(ctx: RequestContext, version: ModelVersion, previousName: string) {
+      for (const ref of trainedOn(version)) {
+        if (await ignoreMissing(datasets.removeDependent(ctx, ref, dependent(previousName, version)))) {
+          await ignoreMissing(datasets.addDependent(ctx, ref, dependent(version.name, version)));
+        }
+      }
+    },
+  };
+}
+
+/** `promise`'s value, or undefined when it rejects with RESOURCE_DOES_NOT_EXIST (the thing is already gone). */
+async function ignoreMissing<T>(promise: Promise<T>): Promise<T | undefined> {
+  try {
+    return await promise;
+  } catch (error) {
+    if (isMloopError(error) && error.code === 'RESOURCE_DOES_NOT_EXIST') return undefined;
+    throw error;
+  }
 }

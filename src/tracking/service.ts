@@ -68,13 +68,19 @@ export interface TrackingDeps {
 /**
  * How `log-inputs` hands datasets to the data module, which implements it: inputs naming an mloop
  * version (`mloop-dataset:<name>@<version>`) are checked and completed before they are recorded, and
- * the data module is told which run used them.
+ * the data module is told which run used them — and when that run is deleted or restored (on its own
+ * or with its experiment), so that a deleted run holds no dataset version. Those two calls come once
+ * the change is committed; they must be idempotent and let pass a dataset version already gone.
  */
 export interface DatasetInputHook {
   /** Checks and completes one input (digest, canonical source, schema); other inputs come back unchanged. */
   resolve(ctx: RequestContext, input: DatasetInput): Promise<DatasetInput>;
   /** Called once the inputs of `runId` are recorded. */
   recorded(ctx: RequestContext, runId: string, inputs: readonly DatasetInput[]): Promise<void>;
+  /** Called once `runId`, which had recorded `inputs`, is deleted. */
+  released?(ctx: RequestContext, runId: string, inputs: readonly DatasetInput[]): Promise<void>;
+  /** Called once `runId`, which had recorded `inputs`, is restored. */
+  restored?(ctx: RequestContext, runId: string, inputs: readonly DatasetInput[]): Promise<void>;
 }
 
 /** The tag that holds a run's name. */
@@ -266,14 +272,24 @@ export class TrackingService {
   }
 
   async #setExperimentStage(ctx: RequestContext, experimentId: string, stage: 'active' | 'deleted'): Promise<void> {
-    await this.deps.metadata.transaction(async (trx) => {
+    const id = await this.deps.metadata.transaction(async (trx) => {
       const row = await this.#experimentRow(trx, ctx, experimentId);
       // MLflow looks the experiment up among active ones to delete it and among deleted ones to restore it.
       if (row.lifecycle_stage === stage) throw notFound(`No Experiment with id=${experimentId} exists`);
       const now = this.deps.clock.now();
       await this.store.updateExperiment(trx, Number(row.experiment_id), { lifecycle_stage: stage, last_update_time: now });
       await this.store.setExperimentRunsStage(trx, Number(row.experiment_id), stage, stage === 'deleted' ? now : null);
+      return Number(row.experiment_id);
     });
+    await this.#tellDatasets(ctx, stage, await this.store.datasetInputs(this.#db, { experimentId: id }));
+  }
+
+  /** Tells the dataset hook that the runs of `inputs` (by run id) were deleted or restored. */
+  async #tellDatasets(ctx: RequestContext, stage: 'active' | 'deleted', inputs: Map<string, DatasetInput[]>): Promise<void> {
+    const hook = this.deps.datasetInputs;
+    const tell = stage === 'deleted' ? hook?.released : hook?.restored;
+    if (!tell) return;
+    for (const [runId, list] of inputs) await tell.call(hook, ctx, runId, list);
   }
 
   /** Sets a tag on an active experiment. */
@@ -371,20 +387,22 @@ export class TrackingService {
     });
   }
 
-  /** Marks a run deleted. */
+  /** Marks a run deleted; the dataset hook hears of it. */
   async deleteRun(ctx: RequestContext, runId: string): Promise<void> {
     await this.deps.metadata.transaction(async (trx) => {
       await this.#runRow(trx, ctx, runId);
       await this.store.updateRun(trx, runId, { lifecycle_stage: 'deleted', deleted_time: this.deps.clock.now() });
     });
+    await this.#tellDatasets(ctx, 'deleted', await this.store.datasetInputs(this.#db, { runIds: [runId] }));
   }
 
-  /** Restores a deleted run. */
+  /** Restores a deleted run; the dataset hook hears of it. */
   async restoreRun(ctx: RequestContext, runId: string): Promise<void> {
     await this.deps.metadata.transaction(async (trx) => {
       await this.#runRow(trx, ctx, runId);
       await this.store.updateRun(trx, runId, { lifecycle_stage: 'active', deleted_time: null });
     });
+    await this.#tellDatasets(ctx, 'active', await this.store.datasetInputs(this.#db, { runIds: [runId] }));
   }
 
   /** Logs one metric point. */

@@ -144,7 +144,7 @@ export class TrackingStore {
           .execute(),
         db.selectFrom('params').select(['run_uuid', 'key', 'value']).where('run_uuid', 'in', slice).execute(),
         db.selectFrom('tags').select(['run_uuid', 'key', 'value']).where('run_uuid', 'in', slice).execute(),
-        this.datasetInputs(db, slice),
+        this.datasetInputs(db, { runIds: slice }),
       ]);
       for (const m of metrics) {
         runs.get(m.run_uuid)!.data.metrics.push({
@@ -167,10 +167,10 @@ export class TrackingStore {
     return ordered;
   }
 
-  /** Dataset inputs of the given runs, with their tags. */
-  async datasetInputs(db: Db, runIds: readonly string[]): Promise<Map<string, DatasetInput[]>> {
+  /** Dataset inputs, with their tags, by run id: of the given runs, or of every run of an experiment. */
+  async datasetInputs(db: Db, of: { runIds: readonly string[] } | { experimentId: number }): Promise<Map<string, DatasetInput[]>> {
     const out = new Map<string, DatasetInput[]>();
-    if (runIds.length === 0) return out;
+    if ('runIds' in of && of.runIds.length === 0) return out;
     const rows = await db
       .selectFrom('inputs')
       .innerJoin('datasets', 'datasets.dataset_uuid', 'inputs.source_id')
@@ -186,21 +186,17 @@ export class TrackingStore {
       ])
       .where('inputs.source_type', '=', 'DATASET')
       .where('inputs.destination_type', '=', 'RUN')
-      .where('inputs.destination_id', 'in', runIds)
+      .where('inputs.destination_id', 'in', 'runIds' in of ? of.runIds : db.selectFrom('runs').select('run_uuid').where('experiment_id', '=', of.experimentId))
       .orderBy('datasets.name')
       .orderBy('datasets.digest')
       .execute();
     if (rows.length === 0) return out;
-    const tagRows = await db
-      .selectFrom('input_tags')
-      .select(['input_uuid', 'name', 'value'])
-      .where(
-        'input_uuid',
-        'in',
-        rows.map((r) => r.input_uuid),
-      )
-      .orderBy('name')
-      .execute();
+    // In slices, to stay under the dialects' bound-parameter limits when an experiment has many inputs.
+    const tagRows = [];
+    for (let i = 0; i < rows.length; i += 5000) {
+      const slice = rows.slice(i, i + 5000).map((r) => r.input_uuid);
+      tagRows.push(...(await db.selectFrom('input_tags').select(['input_uuid', 'name', 'value']).where('input_uuid', 'in', slice).orderBy('name').execute()));
+    }
     const tagsByInput = new Map<string, Tag[]>();
     for (const t of tagRows) {
       let list = tagsByInput.get(t.input_uuid);
