@@ -64,7 +64,9 @@ function keyCast(type: 'int' | 'string'): string {
 export function retrievalSql(plan: RetrievalPlan): string {
   const out = plan.outputName ?? ((_v: string, f: string) => f);
   const ts = q(plan.timestamp);
-  const ctes: string[] = [`e AS (SELECT * REPLACE (CAST(${ts} AS TIMESTAMP) AS ${ts}) FROM ${plan.entity})`];
+  // Event times are compared as TIMESTAMPTZ, which datasets hold (the session time zone is UTC):
+  // casting them to TIMESTAMP would convert every row of every source through ICU.
+  const ctes: string[] = [`e AS (SELECT * REPLACE (CAST(${ts} AS TIMESTAMPTZ) AS ${ts}) FROM ${plan.entity})`];
   const joins: string[] = [];
   const structCols: string[] = [];
   const featureCols: string[] = [];
@@ -78,7 +80,7 @@ export function retrievalSql(plan: RetrievalPlan): string {
     const rows = v.rowFeatures.filter((f) => wanted.has(f.spec.name));
     const windows = v.windowFeatures.filter((f) => wanted.has(f.spec.name));
     const keys = v.keys.map((k) => `CAST(${q(k.name)} AS ${keyCast(k.type)}) AS ${q(k.name)}`).join(', ');
-    const srcTs = `CAST(${q(v.spec.source.timestamp)} AS TIMESTAMP)`;
+    const srcTs = `CAST(${q(v.spec.source.timestamp)} AS TIMESTAMPTZ)`;
     if (rows.length > 0 && rv.unique) {
       // No two source rows share keys and event time: join the rows themselves, no tie-breaking needed.
       const needed = [...new Set(rows.flatMap((f) => f.expr.columns))].filter((c) => !v.keys.some((k) => k.name === c));
@@ -88,7 +90,7 @@ export function retrievalSql(plan: RetrievalPlan): string {
       );
       const on = v.keys.map((k) => `CAST(e.${q(k.name)} AS ${keyCast(k.type)}) = v${i}.${q(k.name)}`).join(' AND ');
       joins.push(`ASOF LEFT JOIN v${i} ON ${on} AND e.${ts} >= v${i}.__ts`);
-      const fresh = v.ttlMs > 0 ? ` AND v${i}.__ts >= e.${ts} - to_milliseconds(${v.ttlMs})` : '';
+      const fresh = v.ttlMs > 0 ? ` AND ${notOlderThan(`v${i}.__ts`, `e.${ts}`, v.ttlMs)}` : '';
       structCols.push(`(v${i}.__ts IS NOT NULL${fresh}) AS __ok${i}`, ...needed.map((c) => `v${i}.${q(alias(c))}`));
       for (const f of rows) {
         const keyed = new Map(v.keys.map((k) => [k.name, `j.${q(k.name)}`]));
@@ -107,7 +109,7 @@ export function retrievalSql(plan: RetrievalPlan): string {
       );
       const on = v.keys.map((k) => `CAST(e.${q(k.name)} AS ${keyCast(k.type)}) = v${i}.${q(k.name)}`).join(' AND ');
       joins.push(`ASOF LEFT JOIN v${i} ON ${on} AND e.${ts} >= v${i}.__ts`);
-      const fresh = v.ttlMs > 0 ? ` AND v${i}.__ts >= e.${ts} - to_milliseconds(${v.ttlMs})` : '';
+      const fresh = v.ttlMs > 0 ? ` AND ${notOlderThan(`v${i}.__ts`, `e.${ts}`, v.ttlMs)}` : '';
       structCols.push(`CASE WHEN v${i}.__ts IS NOT NULL${fresh} THEN v${i}.__v END AS __v${i}`);
       for (const f of rows) {
         const col = `struct_extract(j.__v${i}, ${sqlStringKey(f.spec.name)})`;
@@ -136,6 +138,11 @@ export function retrievalSql(plan: RetrievalPlan): string {
   return `WITH ${ctes.join(',\n')}\n${select}\nORDER BY __rid`;
 }
 
+/** SQL true when time `value` is at most `ttlMs` before time `at` (in whole microseconds, no calendar). */
+function notOlderThan(value: string, at: string, ttlMs: number): string {
+  return `epoch_us(${value}) >= epoch_us(${at}) - ${Math.round(ttlMs) * 1000}`;
+}
+
 function sqlStringKey(name: string): string {
   return `'${name.replaceAll("'", "''")}'`;
 }
@@ -157,7 +164,7 @@ function windowCtes(v: ResolvedView, windows: ResolvedView['windowFeatures'], fr
   const ts = q(timestamp);
   const keys = v.keys.map((k) => `CAST(${q(k.name)} AS ${keyCast(k.type)}) AS ${q(k.name)}`).join(', ');
   const args = windows.map((w, n) => `${w.expr ? w.expr.sql : 'NULL'} AS __a${n}`).join(', ');
-  const src = `(SELECT ${keys}, epoch_ms(CAST(${q(v.spec.source.timestamp)} AS TIMESTAMP)) AS __t, file_row_number AS __seq, ${args} FROM ${from})`;
+  const src = `(SELECT ${keys}, epoch_ms(CAST(${q(v.spec.source.timestamp)} AS TIMESTAMPTZ)) AS __t, file_row_number AS __seq, ${args} FROM ${from})`;
   const on = v.keys.map((k) => `CAST(e.${q(k.name)} AS ${keyCast(k.type)}) = s.${q(k.name)}`).join(' AND ');
   const arg = (n: number, w: ResolvedView['windowFeatures'][number]) => (w.expr ? `__a${n}` : '__seq');
   const timed = windows.map((w, n) => ({ w, n })).filter((x) => x.w.agg.window !== undefined);

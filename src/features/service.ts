@@ -776,9 +776,10 @@ export class FeatureStoreService {
       const found = new Map<string, { eventTime: number; values: Record<string, OnlineValue> }>();
       if (view.rowFeatures.length > 0) {
         const keys = view.keys.map((k) => sqlIdent(k.name)).join(', ');
-        const ts = `CAST(${sqlIdent(view.spec.source.timestamp)} AS TIMESTAMP)`;
+        // As TIMESTAMPTZ, which datasets hold: a cast to TIMESTAMP would convert every row through ICU.
+        const ts = `CAST(${sqlIdent(view.spec.source.timestamp)} AS TIMESTAMPTZ)`;
         const feats = view.rowFeatures.map((f) => `${f.expr.type === 'timestamp' ? `epoch_ms(${f.expr.sql})` : f.expr.sql} AS ${sqlIdent(f.spec.name)}`).join(', ');
-        const where = [`${ts} <= epoch_ms(CAST(${end} AS BIGINT))`, ...(start !== undefined ? [`${ts} > epoch_ms(CAST(${start} AS BIGINT))`] : [])].join(' AND ');
+        const where = [`epoch_us(${ts}) <= ${Math.round(end) * 1000}`, ...(start !== undefined ? [`epoch_us(${ts}) > ${Math.round(start) * 1000}`] : [])].join(' AND ');
         const sql =
           `SELECT ${view.keys.map((k) => `CAST(${sqlIdent(k.name)} AS ${k.type === 'int' ? 'BIGINT' : 'VARCHAR'}) AS ${sqlIdent(k.name)}`).join(', ')}, ` +
           `epoch_ms(${ts}) AS __t, ${feats} FROM ${from} WHERE ${where} ` +
@@ -830,7 +831,7 @@ export class FeatureStoreService {
   /** Window features of every entity as of `end`, computed by the TypeScript window path. */
   async #windowValues(conn: DuckDbConnection, view: ResolvedView, from: string, end: number): Promise<Map<string, Record<string, OnlineValue>>> {
     const keys = view.keys.map((k) => `CAST(${sqlIdent(k.name)} AS ${k.type === 'int' ? 'BIGINT' : 'VARCHAR'}) AS ${sqlIdent(k.name)}`).join(', ');
-    const ts = `epoch_ms(CAST(${sqlIdent(view.spec.source.timestamp)} AS TIMESTAMP))`;
+    const ts = `epoch_ms(CAST(${sqlIdent(view.spec.source.timestamp)} AS TIMESTAMPTZ))`;
     const args = view.windowFeatures.map((w, n) => `${w.expr ? w.expr.sql : 'NULL'} AS __a${n}`).join(', ');
     const maxWindow = Math.max(0, ...view.windowFeatures.map((w) => w.agg.window ?? 0));
     const maxLast = Math.max(0, ...view.windowFeatures.map((w) => w.agg.last ?? 0));
