@@ -1,8 +1,8 @@
 /**
  * Runs compute tasks (`compute.ts`) on a worker thread, so a training job never blocks the server's
- * event loop. One worker per client; an idle worker is kept for the next client (start-up and
- * compiling the trainers costs a few hundred milliseconds). Aborting terminates the worker, which is
- * how a running job is cancelled.
+ * event loop. One worker per client, from the training module's pool (`workers.ts`), which keeps one
+ * idle worker for the next client (start-up and compiling the trainers costs a few hundred
+ * milliseconds). Aborting terminates the worker, which is how a running job is cancelled.
  */
 import type { Worker } from 'node:worker_threads';
 import { MloopError, type ErrorCode, ERROR_CATALOGUE } from '../core/errors.ts';
@@ -10,10 +10,9 @@ import type { CvInput, ExplainInput, ExplainOutput, FitInput, FitOutput, Progres
 import { crossValidateCandidate, explainModel, fitAndExport } from './compute.ts';
 import type { ComputeMessage, ComputeRequest } from './compute-worker.ts';
 import type { CrossValidationResult } from './cv.ts';
-import { startTsWorker } from './optim/parallel.ts';
+import { WorkerPool } from './workers.ts';
 
-const ENTRY = new URL('./compute-worker.ts', import.meta.url);
-const idle: Worker[] = [];
+const pool = new WorkerPool(new URL('./compute-worker.ts', import.meta.url), { maxIdle: 1 });
 
 /** Where compute tasks run: `worker` (default) or `inline` (this thread; for tests and benchmarks). */
 export type ComputeMode = 'worker' | 'inline';
@@ -24,6 +23,8 @@ export class ComputeClient {
   #worker: Promise<Worker> | undefined;
   #next = 1;
   #failed: Error | undefined;
+  /** Removes this client's listeners from its worker. */
+  #detach: (() => void) | undefined;
   readonly #pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; onProgress?: ProgressFn }>();
 
   constructor(options: { mode?: ComputeMode; signal?: AbortSignal } = {}) {
@@ -46,18 +47,16 @@ export class ComputeClient {
     return this.#mode === 'inline' ? Promise.resolve().then(() => explainModel(input, onProgress)) : (this.#run('explain', input, onProgress) as Promise<ExplainOutput>);
   }
 
-  /** Returns the worker to the idle pool (or ends it when it failed or others are idle already). */
+  /** Returns the worker to the pool (or ends it when it failed or a task is still running). */
   close(): void {
     const worker = this.#worker;
     this.#worker = undefined;
     if (!worker) return;
     void worker.then(
       (w) => {
-        w.removeAllListeners('message');
-        w.removeAllListeners('error');
-        w.removeAllListeners('exit');
-        if (this.#failed || this.#pending.size > 0 || idle.length >= 1) void w.terminate();
-        else idle.push(w);
+        this.#detach?.();
+        if (this.#failed || this.#pending.size > 0) void w.terminate();
+        else pool.release([w]);
       },
       () => undefined,
     );
@@ -83,22 +82,8 @@ export class ComputeClient {
   }
 
   async #start(): Promise<Worker> {
-    const reused = idle.pop();
-    const worker = reused ?? startTsWorker(ENTRY);
-    if (!reused) {
-      await new Promise<void>((resolve, reject) => {
-        const onMessage = (m: unknown) => {
-          if (m === 'ready') {
-            worker.off('error', reject);
-            worker.off('message', onMessage);
-            resolve();
-          }
-        };
-        worker.on('message', onMessage);
-        worker.once('error', reject);
-      });
-    }
-    worker.on('message', (m: ComputeMessage) => {
+    const [worker] = await pool.acquire(1);
+    const onMessage = (m: ComputeMessage) => {
       const pending = this.#pending.get(m.id);
       if (!pending) return;
       if (m.type === 'progress') {
@@ -117,14 +102,21 @@ export class ComputeClient {
         if (m.error.stack) error.stack = m.error.stack;
         pending.reject(error);
       }
-    });
+    };
     const fail = (error: Error) => {
       this.#failed = error;
       for (const p of this.#pending.values()) p.reject(error);
       this.#pending.clear();
     };
+    const onExit = (code: number) => fail(new Error(`compute worker exited (code ${code})`));
+    worker.on('message', onMessage);
     worker.on('error', fail);
-    worker.on('exit', (code) => fail(new Error(`compute worker exited (code ${code})`)));
+    worker.on('exit', onExit);
+    this.#detach = () => {
+      worker.off('message', onMessage);
+      worker.off('error', fail);
+      worker.off('exit', onExit);
+    };
     return worker;
   }
 }

@@ -11,9 +11,20 @@ export function sharedMatrix(rows: number, cols: number): Matrix {
   return { rows, cols, data: new Float64Array(new SharedArrayBuffer(rows * cols * 8)) };
 }
 
-/** True when the matrix's storage can be handed to worker threads as is. */
-export function isShared(m: Matrix): boolean {
-  return m.data.buffer instanceof SharedArrayBuffer;
+/** `m` itself when its storage can be handed to worker threads as is, else a copy in shared memory. */
+export function shareMatrix(m: Matrix): Matrix {
+  if (m.data.buffer instanceof SharedArrayBuffer) return m;
+  const out = sharedMatrix(m.rows, m.cols);
+  out.data.set(m.data);
+  return out;
+}
+
+/** `v` itself when it lies in shared memory already, else a copy there. */
+export function shareVector(v: Float64Array): Float64Array {
+  if (v.buffer instanceof SharedArrayBuffer) return v;
+  const out = new Float64Array(new SharedArrayBuffer(v.length * 8));
+  out.set(v);
+  return out;
 }
 
 /** The rows `indices` of `m`, copied into a new matrix. */
@@ -34,38 +45,59 @@ export function takeValues(v: Float64Array, indices: ArrayLike<number>): Float64
   return out;
 }
 
+/** C[m×n] = A[m×k] · B[k×n] (+ C when `accumulate`), all row-major. See {@link blockedProduct}. */
+export function gemm(a: Float64Array, b: Float64Array, c: Float64Array, m: number, k: number, n: number, accumulate = false): void {
+  blockedProduct(a, k, 1, b, c, m, k, n, accumulate, true);
+}
+
+/** C[k×n] = Aᵀ · B where A is m×k and B is m×n (+ C when `accumulate`). See {@link blockedProduct}. */
+export function gemmTN(a: Float64Array, b: Float64Array, c: Float64Array, m: number, k: number, n: number, accumulate = false): void {
+  blockedProduct(a, 1, k, b, c, k, m, n, accumulate, false);
+}
+
 /**
- * C[m×n] = A[m×k] · B[k×n] (+ C when `accumulate`), all row-major. Register-blocked two rows of C by
- * four rows of B: each load of B serves two rows and each load/store of C four multiply-adds, about
- * 1.6× faster than the plain i-k-j loop in V8.
+ * C[rows×n] (+)= Σₛ A(r, s)·B[s, ·] over `terms` terms, where A(r, s) = a[r·rowStride + s·termStride]
+ * (A itself: rowStride = terms, termStride = 1; a transposed matrix: rowStride = 1, termStride = rows).
+ * Register-blocked two rows of C by four terms: each load of B serves two rows and each load/store of
+ * C four multiply-adds, about 1.6× faster than the plain loop in V8. Every entry of C adds its terms four
+ * at a time, in order, then the leftover ones singly — except that a lone last row adds all its terms
+ * singly when `loneRowByTerms` (the order `gemm` has always used; kept so trained models do not change).
  */
-export function gemm(
+function blockedProduct(
   a: Float64Array,
+  rowStride: number,
+  termStride: number,
   b: Float64Array,
   c: Float64Array,
-  m: number,
-  k: number,
+  rows: number,
+  terms: number,
   n: number,
-  accumulate = false,
+  accumulate: boolean,
+  loneRowByTerms: boolean,
 ): void {
-  if (!accumulate) c.fill(0, 0, m * n);
-  let i = 0;
-  for (; i + 1 < m; i += 2) {
-    const c0 = i * n;
+  if (!accumulate) c.fill(0, 0, rows * n);
+  const t1 = termStride;
+  const t2 = 2 * termStride;
+  const t3 = 3 * termStride;
+  let r = 0;
+  for (; r + 1 < rows; r += 2) {
+    const c0 = r * n;
     const c1 = c0 + n;
-    const r0 = i * k;
-    const r1 = r0 + k;
-    let p = 0;
-    for (; p + 3 < k; p += 4) {
-      const a00 = a[r0 + p];
-      const a01 = a[r0 + p + 1];
-      const a02 = a[r0 + p + 2];
-      const a03 = a[r0 + p + 3];
-      const a10 = a[r1 + p];
-      const a11 = a[r1 + p + 1];
-      const a12 = a[r1 + p + 2];
-      const a13 = a[r1 + p + 3];
-      const b0 = p * n;
+    const r0 = r * rowStride;
+    const r1 = r0 + rowStride;
+    let s = 0;
+    for (; s + 3 < terms; s += 4) {
+      const o0 = r0 + s * termStride;
+      const o1 = r1 + s * termStride;
+      const a00 = a[o0];
+      const a01 = a[o0 + t1];
+      const a02 = a[o0 + t2];
+      const a03 = a[o0 + t3];
+      const a10 = a[o1];
+      const a11 = a[o1 + t1];
+      const a12 = a[o1 + t2];
+      const a13 = a[o1 + t3];
+      const b0 = s * n;
       const b1 = b0 + n;
       const b2 = b1 + n;
       const b3 = b2 + n;
@@ -78,89 +110,38 @@ export function gemm(
         c[c1 + j] += a10 * x0 + a11 * x1 + a12 * x2 + a13 * x3;
       }
     }
-    for (; p < k; p++) {
-      const v0 = a[r0 + p];
-      const v1 = a[r1 + p];
-      const bp = p * n;
+    for (; s < terms; s++) {
+      const v0 = a[r0 + s * termStride];
+      const v1 = a[r1 + s * termStride];
+      const bs = s * n;
       for (let j = 0; j < n; j++) {
-        c[c0 + j] += v0 * b[bp + j];
-        c[c1 + j] += v1 * b[bp + j];
+        c[c0 + j] += v0 * b[bs + j];
+        c[c1 + j] += v1 * b[bs + j];
       }
     }
   }
-  for (; i < m; i++) {
-    const ci = i * n;
-    const ai = i * k;
-    for (let p = 0; p < k; p++) {
-      const av = a[ai + p];
-      const bp = p * n;
-      for (let j = 0; j < n; j++) c[ci + j] += av * b[bp + j];
+  if (r === rows) return;
+  const ci = r * n;
+  const ri = r * rowStride;
+  let s = 0;
+  if (!loneRowByTerms) {
+    for (; s + 3 < terms; s += 4) {
+      const o = ri + s * termStride;
+      const u0 = a[o];
+      const u1 = a[o + t1];
+      const u2 = a[o + t2];
+      const u3 = a[o + t3];
+      const b0 = s * n;
+      const b1 = b0 + n;
+      const b2 = b1 + n;
+      const b3 = b2 + n;
+      for (let j = 0; j < n; j++) c[ci + j] += u0 * b[b0 + j] + u1 * b[b1 + j] + u2 * b[b2 + j] + u3 * b[b3 + j];
     }
   }
-}
-
-/**
- * C[k×n] = Aᵀ · B where A is m×k and B is m×n (+ C when `accumulate`). Blocked two rows of C by four
- * rows of A and B, for the same reason as {@link gemm}.
- */
-export function gemmTN(
-  a: Float64Array,
-  b: Float64Array,
-  c: Float64Array,
-  m: number,
-  k: number,
-  n: number,
-  accumulate = false,
-): void {
-  if (!accumulate) c.fill(0, 0, k * n);
-  let i = 0;
-  for (; i + 3 < m; i += 4) {
-    const a0 = i * k;
-    const a1 = a0 + k;
-    const a2 = a1 + k;
-    const a3 = a2 + k;
-    const b0 = i * n;
-    const b1 = b0 + n;
-    const b2 = b1 + n;
-    const b3 = b2 + n;
-    let p = 0;
-    for (; p + 1 < k; p += 2) {
-      const u0 = a[a0 + p];
-      const u1 = a[a1 + p];
-      const u2 = a[a2 + p];
-      const u3 = a[a3 + p];
-      const v0 = a[a0 + p + 1];
-      const v1 = a[a1 + p + 1];
-      const v2 = a[a2 + p + 1];
-      const v3 = a[a3 + p + 1];
-      const cp = p * n;
-      const cq = cp + n;
-      for (let j = 0; j < n; j++) {
-        const x0 = b[b0 + j];
-        const x1 = b[b1 + j];
-        const x2 = b[b2 + j];
-        const x3 = b[b3 + j];
-        c[cp + j] += u0 * x0 + u1 * x1 + u2 * x2 + u3 * x3;
-        c[cq + j] += v0 * x0 + v1 * x1 + v2 * x2 + v3 * x3;
-      }
-    }
-    for (; p < k; p++) {
-      const u0 = a[a0 + p];
-      const u1 = a[a1 + p];
-      const u2 = a[a2 + p];
-      const u3 = a[a3 + p];
-      const cp = p * n;
-      for (let j = 0; j < n; j++) c[cp + j] += u0 * b[b0 + j] + u1 * b[b1 + j] + u2 * b[b2 + j] + u3 * b[b3 + j];
-    }
-  }
-  for (; i < m; i++) {
-    const ai = i * k;
-    const bi = i * n;
-    for (let p = 0; p < k; p++) {
-      const av = a[ai + p];
-      const cp = p * n;
-      for (let j = 0; j < n; j++) c[cp + j] += av * b[bi + j];
-    }
+  for (; s < terms; s++) {
+    const v = a[ri + s * termStride];
+    const bs = s * n;
+    for (let j = 0; j < n; j++) c[ci + j] += v * b[bs + j];
   }
 }
 

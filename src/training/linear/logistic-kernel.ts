@@ -19,6 +19,20 @@ export interface LogisticData {
 }
 
 /**
+ * Evaluates the row chunks `chunks` (rows `bounds[c]` to `bounds[c + 1]`): chunk c's gradient goes to
+ * `partials[c·(p+1) …]` followed by its loss, p being the number of parameters. `grad` (p entries) and
+ * `scratch` (`outputs` entries) are work space.
+ */
+export function logisticChunks(data: LogisticData, params: Float64Array, bounds: Int32Array, chunks: readonly number[], partials: Float64Array, grad: Float64Array, scratch: Float64Array): void {
+  const p = params.length;
+  for (const c of chunks) {
+    const loss = logisticChunk(data, params, bounds[c], bounds[c + 1], grad, scratch);
+    partials.set(grad, c * (p + 1));
+    partials[c * (p + 1) + p] = loss;
+  }
+}
+
+/**
  * Adds Σ sw·loss over rows [start, end) to the return value and Σ sw·∇loss into `grad` (same layout as
  * the parameters; `grad` is overwritten). `scratch` needs `outputs` entries.
  */

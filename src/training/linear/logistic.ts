@@ -9,14 +9,14 @@
 import type { Worker } from 'node:worker_threads';
 import { invalidParam, MloopError } from '../../core/errors.ts';
 import { type DpSgdParams, type PrivacyReport, resolveDpSgdParams, trainDpSgd } from '../dp/dp-sgd.ts';
-import { checkMatrix, isShared, sharedMatrix, softmaxRows } from '../matrix.ts';
+import { checkMatrix, shareMatrix, shareVector, softmaxRows } from '../matrix.ts';
 import type { OnnxGraphBuilder } from '../onnx/builder.ts';
 import { lbfgs } from '../optim/lbfgs.ts';
-import { threadBudget, WorkerPool } from '../optim/parallel.ts';
 import type { Estimator } from '../pipeline.ts';
 import type { FitOptions, FittedModel, Matrix, OnnxModelOutputs, Target, Task } from '../types.ts';
+import { TaskChannel, threadBudget, WorkerPool } from '../workers.ts';
 import { exportLinearOnnx, linearScores } from './linear-onnx.ts';
-import { logisticChunk, type LogisticData } from './logistic-kernel.ts';
+import { logisticChunks, type LogisticData } from './logistic-kernel.ts';
 import type { LogisticWorkerSetup } from './logistic-worker.ts';
 
 /** Hyperparameters of {@link logisticRegression}; defaults are scikit-learn's. */
@@ -277,54 +277,45 @@ class LogisticObjective {
   readonly #mine: number[];
   readonly #partials: Float64Array;
   readonly #params: Float64Array;
-  readonly #ctrl: Int32Array | null;
+  readonly #channel: TaskChannel | null;
   readonly #workers: Worker[];
   readonly #scratch: Float64Array;
   readonly #grad: Float64Array;
-  #generation = 0;
 
-  private constructor(data: LogisticData, chunks: number, threads: number, workers: Worker[]) {
+  private constructor(data: LogisticData, bounds: Int32Array, partials: Float64Array, params: Float64Array, channel: TaskChannel | null, workers: Worker[]) {
     this.#data = data;
-    const p = data.outputs * data.cols + data.outputs;
-    this.#bounds = new Int32Array(chunks + 1);
-    for (let c = 0; c <= chunks; c++) this.#bounds[c] = Math.round((c * data.rows) / chunks);
-    const shared = workers.length > 0;
-    this.#partials = shared ? new Float64Array(new SharedArrayBuffer(chunks * (p + 1) * 8)) : new Float64Array(chunks * (p + 1));
-    this.#params = shared ? new Float64Array(new SharedArrayBuffer(p * 8)) : new Float64Array(p);
-    this.#ctrl = shared ? new Int32Array(new SharedArrayBuffer(4 * 4)) : null;
+    this.#bounds = bounds;
+    this.#partials = partials;
+    this.#params = params;
+    this.#channel = channel;
     this.#workers = workers;
     this.#scratch = new Float64Array(data.outputs);
-    this.#grad = new Float64Array(p);
-    this.#mine = [];
-    for (let c = 0; c < chunks; c++) if (c % threads === 0) this.#mine.push(c);
-    workers.forEach((w, i) => {
-      const setup: LogisticWorkerSetup = {
-        type: 'setup', data, params: this.#params, partials: this.#partials, ctrl: this.#ctrl!, bounds: this.#bounds,
-        chunks: Array.from({ length: chunks }, (_, c) => c).filter((c) => c % threads === i + 1), startGeneration: 0,
-      };
-      w.postMessage(setup);
-    });
+    this.#grad = new Float64Array(params.length);
+    this.#mine = chunksOf(0, bounds.length - 1, workers.length + 1);
   }
 
   static async create(x: Matrix, y: Float64Array, sw: Float64Array | null, outputs: number, maxThreads: number): Promise<LogisticObjective> {
     const big = x.rows * x.cols * outputs >= PARALLEL_MIN_WORK;
     const chunks = big ? CHUNKS : 1;
+    const bounds = new Int32Array(chunks + 1);
+    for (let c = 0; c <= chunks; c++) bounds[c] = Math.round((c * x.rows) / chunks);
+    const p = outputs * x.cols + outputs;
     const threads = big ? threadBudget(Math.min(maxThreads, CHUNKS)) : 1;
-    let workers: Worker[] = [];
     if (threads > 1) {
+      const data: LogisticData = { x: shareMatrix(x).data, y: shareVector(y), sw: sw === null ? null : shareVector(sw), rows: x.rows, cols: x.cols, outputs };
+      const partials = new Float64Array(new SharedArrayBuffer(chunks * (p + 1) * 8));
+      const params = new Float64Array(new SharedArrayBuffer(p * 8));
+      const channel = TaskChannel.create(threads - 1);
       try {
-        workers = await pool.acquire(threads - 1);
+        const workers = await pool.open(threads - 1, (i): LogisticWorkerSetup => ({
+          type: 'setup', data, params, partials, channel: channel.words, worker: i, bounds, chunks: chunksOf(i + 1, chunks, threads),
+        }));
+        return new LogisticObjective(data, bounds, partials, params, channel, workers);
       } catch {
-        workers = [];
+        // No worker threads here: the same chunks on this thread give the same result.
       }
     }
-    if (workers.length === 0) {
-      return new LogisticObjective({ x: x.data, y, sw, rows: x.rows, cols: x.cols, outputs }, chunks, 1, []);
-    }
-    const xs = isShared(x) ? x : copyShared(x);
-    const ys = toShared(y);
-    const sws = sw === null ? null : toShared(sw);
-    return new LogisticObjective({ x: xs.data, y: ys, sw: sws, rows: x.rows, cols: x.cols, outputs }, chunks, workers.length + 1, workers);
+    return new LogisticObjective({ x: x.data, y, sw, rows: x.rows, cols: x.cols, outputs }, bounds, new Float64Array(chunks * (p + 1)), new Float64Array(p), null, []);
   }
 
   /** Threads in use, this one included. */
@@ -335,23 +326,10 @@ class LogisticObjective {
   /** Σ sw·loss at `w`; writes its gradient into `grad`. */
   evaluate(w: Float64Array, grad: Float64Array): number {
     const p = this.#grad.length;
-    const ctrl = this.#ctrl;
     this.#params.set(w);
-    if (ctrl !== null) {
-      Atomics.store(ctrl, 1, 0);
-      this.#generation = Atomics.add(ctrl, 0, 1) + 1;
-      Atomics.notify(ctrl, 0);
-    }
-    for (const c of this.#mine) {
-      const loss = logisticChunk(this.#data, this.#params, this.#bounds[c], this.#bounds[c + 1], this.#grad, this.#scratch);
-      this.#partials.set(this.#grad, c * (p + 1));
-      this.#partials[c * (p + 1) + p] = loss;
-    }
-    if (ctrl !== null) {
-      const expected = this.#workers.length;
-      for (let done = Atomics.load(ctrl, 1); done < expected; done = Atomics.load(ctrl, 1)) Atomics.wait(ctrl, 1, done);
-      if (Atomics.load(ctrl, 3) !== 0) throw new MloopError('INTERNAL_ERROR', 'logistic regression: a gradient worker failed');
-    }
+    const mine = () => logisticChunks(this.#data, this.#params, this.#bounds, this.#mine, this.#partials, this.#grad, this.#scratch);
+    if (this.#channel) this.#channel.run(mine, 'logistic regression gradient');
+    else mine();
     grad.fill(0);
     let loss = 0;
     const chunks = this.#bounds.length - 1;
@@ -363,24 +341,17 @@ class LogisticObjective {
     return loss;
   }
 
-  /** Lets the workers go back to the pool. */
+  /** Ends the workers' part of the fit and lets them go back to the pool. */
   close(): void {
-    if (this.#ctrl === null) return;
-    Atomics.store(this.#ctrl, 2, 1);
-    Atomics.add(this.#ctrl, 0, 1);
-    Atomics.notify(this.#ctrl, 0);
+    if (!this.#channel) return;
+    this.#channel.close();
     pool.release(this.#workers);
   }
 }
 
-function copyShared(x: Matrix): Matrix {
-  const m = sharedMatrix(x.rows, x.cols);
-  m.data.set(x.data);
-  return m;
-}
-
-function toShared(v: Float64Array): Float64Array {
-  const out = new Float64Array(new SharedArrayBuffer(v.length * 8));
-  out.set(v);
+/** The chunks below `chunks` that thread `thread` of `threads` evaluates (every `threads`-th one). */
+function chunksOf(thread: number, chunks: number, threads: number): number[] {
+  const out: number[] = [];
+  for (let c = thread; c < chunks; c += threads) out.push(c);
   return out;
 }

@@ -1,33 +1,19 @@
 /**
- * Worker entry of the MLP's split mini-batches: after a `setup` message it computes the gradient of
- * the second half of each batch every time the main thread bumps the generation counter, reading the
- * weights from shared memory, until told to stop.
+ * Worker entry of the MLP's split mini-batches: for each fit it computes the gradient of the second
+ * half of every batch posted on the fit's channel (see `./batches.ts`), reading the weights from shared
+ * memory.
  */
-import { parentPort } from 'node:worker_threads';
-import { type MlpWorkerSetup, Network, partGradient } from './mlp.ts';
+import { serveSetups, TaskChannel } from '../workers.ts';
+import type { MlpWorkerSetup } from './batches.ts';
+import { Network, partGradient } from './network.ts';
 
-function run(m: MlpWorkerSetup): void {
+serveSetups<MlpWorkerSetup>((m) => {
   const net = Network.over(m.layers, m.task, m.params);
   const buf = net.buffers(m.partCapacity);
   const batchX = new Float64Array(m.partCapacity * m.cols);
-  let generation = 0;
-  for (;;) {
-    Atomics.wait(m.ctrl, 0, generation);
-    generation = Atomics.load(m.ctrl, 0);
-    if (Atomics.load(m.ctrl, 2) === 1) break;
-    try {
-      const start = m.meta[0];
-      const end = m.meta[1];
-      m.meta[2] = partGradient(net, m.x, m.cols, m.y, m.rows.subarray(start, end), end, buf, batchX, m.grad);
-    } catch {
-      Atomics.store(m.ctrl, 3, 1);
-    }
-    Atomics.store(m.ctrl, 1, 1);
-    Atomics.notify(m.ctrl, 1);
-  }
-}
-
-parentPort!.on('message', (m: MlpWorkerSetup) => {
-  if (m.type === 'setup') run(m);
+  TaskChannel.attach(m.channel).serve(0, () => {
+    const start = m.meta[0];
+    const end = m.meta[1];
+    m.meta[2] = partGradient(net, m.x, m.cols, m.y, m.rows.subarray(start, end), end, buf, batchX, m.grad);
+  });
 });
-parentPort!.postMessage('ready');

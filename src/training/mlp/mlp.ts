@@ -7,17 +7,19 @@
  * restoring the best weights. Every random choice (initialization, shuffling, the validation split)
  * comes from the seed. With `dp`, it trains by DP-SGD with per-example clipping (see `../dp/dp-sgd.ts`).
  */
-import type { Worker } from 'node:worker_threads';
 import { invalidParam, MloopError } from '../../core/errors.ts';
 import { Random } from '../../core/random.ts';
-import { addGaussianNoise, BatchSampler, type ClipObserver, type DpSgdParams, type PrivacyReport, resolveDpSgdParams } from '../dp/dp-sgd.ts';
+import { addGaussianNoise, BatchSampler, type ClipObserver, clipFactor, type DpSgdParams, type PrivacyReport, resolveDpSgdParams } from '../dp/dp-sgd.ts';
+import { validationSplit } from '../early-stopping.ts';
 import { binaryProbabilities } from '../linear/linear-onnx.ts';
-import { checkMatrix, gemm, gemmTN, isShared, sharedMatrix, sigmoid, softmaxRows, takeRows, takeValues } from '../matrix.ts';
-import { threadBudget, WorkerPool } from '../optim/parallel.ts';
+import { checkMatrix, takeRows, takeValues } from '../matrix.ts';
 import type { OnnxGraphBuilder } from '../onnx/builder.ts';
 import { int } from '../onnx/builder.ts';
 import type { Estimator } from '../pipeline.ts';
 import type { FitOptions, FittedModel, Matrix, OnnxModelOutputs, Target, Task } from '../types.ts';
+import { threadBudget } from '../workers.ts';
+import { BatchEngine } from './batches.ts';
+import { Adam, Network } from './network.ts';
 
 /** Hyperparameters of {@link mlp}; defaults are scikit-learn's. */
 export interface MlpParams {
@@ -273,257 +275,23 @@ export async function fitMlp(
   }
   if (p.dp) {
     const privacy = trainPrivate(net, x, y, p, p.dp, rng.fork(2), options, extra.observe);
-    return net.toModel(nClasses, { epochs: 0, lossCurve: [], stopReason: 'dp_budget' }, privacy);
+    return modelOf(net, nClasses, { epochs: 0, lossCurve: [], stopReason: 'dp_budget' }, privacy);
   }
   const trained = await trainAdam(net, x, y, p, rng, options);
-  return trained.net.toModel(nClasses, trained.info);
+  return modelOf(trained.net, nClasses, trained.info);
 }
 
-/** Buffers of one forward/backward pass over up to `capacity` rows. */
-export interface Buffers {
-  readonly capacity: number;
-  /** Activations per layer (index 0 unused: the input is read in place). */
-  readonly act: Float64Array[];
-  /** Deltas per layer (index 0 unused). */
-  readonly delta: Float64Array[];
-}
-
-/** Weights of a network and the passes over it, all in flat typed arrays (exported for the worker). */
-export class Network {
-  declare readonly layers: number[];
-  declare readonly task: Task;
-  /** All weights and biases in one array (the optimizer's view): per layer W then b. */
-  declare readonly params: Float64Array;
-  declare readonly weights: Float64Array[];
-  declare readonly biases: Float64Array[];
-
-  constructor(layers: readonly number[], weights: readonly Float64Array[], biases: readonly Float64Array[], task: Task) {
-    const size = weights.reduce((s, w, l) => s + w.length + biases[l].length, 0);
-    const params = new Float64Array(size);
-    let o = 0;
-    for (let l = 0; l < weights.length; l++) {
-      params.set(weights[l], o);
-      o += weights[l].length;
-      params.set(biases[l], o);
-      o += biases[l].length;
-    }
-    this.layers = [...layers];
-    this.task = task;
-    this.params = params;
-    this.weights = [];
-    this.biases = [];
-    attachViews(this);
-  }
-
-  /** A network whose weights are views of `params` (e.g. shared memory written by another thread). */
-  static over(layers: readonly number[], task: Task, params: Float64Array): Network {
-    const net = Object.create(Network.prototype) as Network;
-    Object.assign(net, { layers: [...layers], task, params, weights: [], biases: [] });
-    attachViews(net);
-    return net;
-  }
-
-  /** This network with its parameters copied into a `SharedArrayBuffer`. */
-  share(): Network {
-    const params = new Float64Array(new SharedArrayBuffer(this.params.length * 8));
-    params.set(this.params);
-    return Network.over(this.layers, this.task, params);
-  }
-
-  /** Glorot-uniform initialization, as sklearn's `_init_coef` (bound √(6/(fan_in+fan_out)) for ReLU). */
-  static init(layers: number[], task: Task, rng: Random): Network {
-    const weights: Float64Array[] = [];
-    const biases: Float64Array[] = [];
-    for (let l = 0; l < layers.length - 1; l++) {
-      const bound = Math.sqrt(6 / (layers[l] + layers[l + 1]));
-      weights.push(Float64Array.from({ length: layers[l] * layers[l + 1] }, () => (2 * rng.next() - 1) * bound));
-      biases.push(Float64Array.from({ length: layers[l + 1] }, () => (2 * rng.next() - 1) * bound));
-    }
-    return new Network(layers, weights, biases, task);
-  }
-
-  buffers(capacity: number): Buffers {
-    const act = this.layers.map((size, l) => (l === 0 ? new Float64Array(0) : new Float64Array(capacity * size)));
-    const delta = this.layers.map((size, l) => (l === 0 ? new Float64Array(0) : new Float64Array(capacity * size)));
-    return { capacity, act, delta };
-  }
-
-  /** Forward pass over m rows of `input`; returns the output activations (m × outputs). */
-  forward(input: Float64Array, m: number, buf: Buffers): Float64Array {
-    const L = this.layers.length - 1;
-    let a = input;
-    for (let l = 0; l < L; l++) {
-      const fanIn = this.layers[l];
-      const fanOut = this.layers[l + 1];
-      const z = buf.act[l + 1];
-      const b = this.biases[l];
-      for (let i = 0; i < m; i++) z.set(b, i * fanOut);
-      gemm(a, this.weights[l], z, m, fanIn, fanOut, true);
-      if (l < L - 1) {
-        for (let i = 0; i < m * fanOut; i++) if (z[i] < 0) z[i] = 0;
-      }
-      a = z;
-    }
-    const out = buf.act[L];
-    const k = this.layers[L];
-    if (this.task === 'binary') {
-      for (let i = 0; i < m; i++) out[i] = sigmoid(out[i]);
-    } else if (this.task === 'multiclass') {
-      softmaxRows(out, m, k);
-    }
-    return out;
-  }
-
-  /** Mean loss of m rows (sklearn's `log_loss`/`binary_log_loss`/`squared_loss`), from the output activations. */
-  loss(out: Float64Array, y: Float64Array, rows: ArrayLike<number> | null, m: number): number {
-    const k = this.layers[this.layers.length - 1];
-    const label = (i: number) => y[rows === null ? i : rows[i]];
-    const eps = Number.EPSILON;
-    let s = 0;
-    if (this.task === 'regression') {
-      for (let i = 0; i < m; i++) s += (out[i] - label(i)) ** 2;
-      return s / m / 2;
-    }
-    if (this.task === 'binary') {
-      for (let i = 0; i < m; i++) {
-        const p = Math.min(1 - eps, Math.max(eps, out[i]));
-        s -= label(i) === 1 ? Math.log(p) : Math.log(1 - p);
-      }
-      return s / m;
-    }
-    for (let i = 0; i < m; i++) s -= Math.log(Math.min(1 - eps, Math.max(eps, out[i * k + label(i)])));
-    return s / m;
-  }
-
-  /**
-   * Backward pass after {@link forward}: the output delta is (out − y)·scale per row (the derivative of
-   * every output/loss pairing here); hidden deltas go through the ReLU. Leaves deltas in `buf.delta`.
-   */
-  backward(y: Float64Array, rows: ArrayLike<number> | null, m: number, buf: Buffers, scale: number): void {
-    const L = this.layers.length - 1;
-    const k = this.layers[L];
-    const out = buf.act[L];
-    const dL = buf.delta[L];
-    for (let i = 0; i < m; i++) {
-      const yi = y[rows === null ? i : rows[i]];
-      if (this.task === 'multiclass') {
-        for (let c = 0; c < k; c++) dL[i * k + c] = (out[i * k + c] - (c === yi ? 1 : 0)) * scale;
-      } else {
-        dL[i] = (out[i] - yi) * scale;
-      }
-    }
-    for (let l = L - 1; l >= 1; l--) {
-      // δ_l = δ_{l+1}·W_lᵀ ⊙ [a_l > 0]
-      const fan = this.layers[l];
-      const next = this.layers[l + 1];
-      const w = this.weights[l];
-      const dn = buf.delta[l + 1];
-      const dl = buf.delta[l];
-      const a = buf.act[l];
-      for (let i = 0; i < m; i++) {
-        const oi = i * fan;
-        const on = i * next;
-        for (let j = 0; j < fan; j++) {
-          if (a[oi + j] <= 0) {
-            dl[oi + j] = 0;
-            continue;
-          }
-          let s = 0;
-          const wo = j * next;
-          for (let c = 0; c < next; c++) s += dn[on + c] * w[wo + c];
-          dl[oi + j] = s;
-        }
-      }
-    }
-  }
-
-  /** Gradient of the weights from the deltas: ∂W_l = A_lᵀ·δ_{l+1}, ∂b_l = Σ δ_{l+1} (into `grad`, the params layout). */
-  gradients(input: Float64Array, m: number, buf: Buffers, grad: Float64Array): void {
-    let o = 0;
-    for (let l = 0; l < this.layers.length - 1; l++) {
-      const fanIn = this.layers[l];
-      const fanOut = this.layers[l + 1];
-      const a = l === 0 ? input : buf.act[l];
-      const d = buf.delta[l + 1];
-      gemmTN(a, d, grad.subarray(o, o + fanIn * fanOut), m, fanIn, fanOut);
-      o += fanIn * fanOut;
-      const gb = grad.subarray(o, o + fanOut);
-      gb.fill(0);
-      for (let i = 0; i < m; i++) for (let c = 0; c < fanOut; c++) gb[c] += d[i * fanOut + c];
-      o += fanOut;
-    }
-  }
-
-  /** Σ‖W‖² over the weight matrices (biases are not penalized). */
-  weightNorm2(): number {
-    let s = 0;
-    for (const w of this.weights) for (let i = 0; i < w.length; i++) s += w[i] * w[i];
-    return s;
-  }
-
-  /** Adds `alpha`·W to the weight part of `grad`. */
-  addL2(grad: Float64Array, alpha: number): void {
-    let o = 0;
-    for (let l = 0; l < this.weights.length; l++) {
-      const w = this.weights[l];
-      for (let i = 0; i < w.length; i++) grad[o + i] += alpha * w[i];
-      o += w.length + this.biases[l].length;
-    }
-  }
-
-  snapshot(): Float64Array {
-    return Float64Array.from(this.params);
-  }
-
-  toModel(nClasses: number, info: MlpFitInfo, privacy?: PrivacyReport): MlpModel {
-    return new MlpModel({
-      task: this.task,
-      nClasses,
-      layers: this.layers,
-      weights: this.weights.map((w) => Float64Array.from(w)),
-      biases: this.biases.map((b) => Float64Array.from(b)),
-      info,
-      privacy,
-    });
-  }
-}
-
-/** Points each layer's weight and bias arrays at its slice of `net.params`. */
-function attachViews(net: Network): void {
-  let o = 0;
-  for (let l = 0; l < net.layers.length - 1; l++) {
-    const w = net.layers[l] * net.layers[l + 1];
-    net.weights.push(net.params.subarray(o, o + w));
-    o += w;
-    net.biases.push(net.params.subarray(o, o + net.layers[l + 1]));
-    o += net.layers[l + 1];
-  }
-}
-
-/** Adam as in sklearn's `AdamOptimizer`. */
-class Adam {
-  readonly #m: Float64Array;
-  readonly #v: Float64Array;
-  #t = 0;
-
-  constructor(size: number, readonly lr: number, readonly beta1: number, readonly beta2: number, readonly eps: number) {
-    this.#m = new Float64Array(size);
-    this.#v = new Float64Array(size);
-  }
-
-  step(params: Float64Array, grad: Float64Array): void {
-    this.#t++;
-    const { beta1, beta2, eps } = this;
-    const lrT = (this.lr * Math.sqrt(1 - beta2 ** this.#t)) / (1 - beta1 ** this.#t);
-    const m = this.#m;
-    const v = this.#v;
-    for (let i = 0; i < params.length; i++) {
-      const g = grad[i];
-      m[i] = beta1 * m[i] + (1 - beta1) * g;
-      v[i] = beta2 * v[i] + (1 - beta2) * g * g;
-      params[i] -= (lrT * m[i]) / (Math.sqrt(v[i]) + eps);
-    }
-  }
+/** The model of a trained network (weights copied out of the optimizer's array). */
+function modelOf(net: Network, nClasses: number, info: MlpFitInfo, privacy?: PrivacyReport): MlpModel {
+  return new MlpModel({
+    task: net.task,
+    nClasses,
+    layers: net.layers,
+    weights: net.weights.map((w) => Float64Array.from(w)),
+    biases: net.biases.map((b) => Float64Array.from(b)),
+    info,
+    privacy,
+  });
 }
 
 async function trainAdam(initial: Network, x: Matrix, y: Float64Array, p: ResolvedMlpParams, rng: Random, options: FitOptions): Promise<{ net: Network; info: MlpFitInfo }> {
@@ -532,7 +300,9 @@ async function trainAdam(initial: Network, x: Matrix, y: Float64Array, p: Resolv
   let xVal: Matrix | null = null;
   let yVal: Float64Array | null = null;
   if (p.earlyStopping) {
-    const split = validationSplit(y, initial.task, p.validationFraction, rng.fork(3));
+    const nVal = Math.ceil(p.validationFraction * y.length);
+    if (nVal < 2 || y.length - nVal < 2) throw invalidParam('validationFraction', `leaves too few rows for training or validation (${y.length} rows)`);
+    const split = validationSplit(y, initial.task === 'regression' ? 0 : options.nClasses, p.validationFraction, rng.fork(3));
     train = takeRows(x, split.train);
     yTrain = takeValues(y, split.train);
     xVal = takeRows(x, split.validation);
@@ -602,197 +372,6 @@ async function trainAdam(initial: Network, x: Matrix, y: Float64Array, p: Resolv
   } finally {
     engine.close();
   }
-}
-
-/**
- * Σ loss over the rows of one part of a mini-batch of `batchRows` rows, and its gradient (without the
- * L2 term; deltas scaled by 1/batchRows) into `grad`. Shared by the main thread and the MLP worker.
- */
-export function partGradient(net: Network, x: Float64Array, d: number, y: Float64Array, rows: ArrayLike<number>, batchRows: number, buf: Buffers, batchX: Float64Array, grad: Float64Array): number {
-  const m = rows.length;
-  for (let i = 0; i < m; i++) batchX.set(x.subarray(rows[i] * d, rows[i] * d + d), i * d);
-  const out = net.forward(batchX, m, buf);
-  const loss = net.loss(out, y, rows, m) * m;
-  net.backward(y, rows, m, buf, 1 / batchRows);
-  net.gradients(batchX, m, buf, grad);
-  return loss;
-}
-
-/** Training sets from this many rows split each mini-batch in two halves, so two threads can share it. */
-const SPLIT_MIN_ROWS = 20_000;
-const mlpPool = new WorkerPool(new URL('./mlp-worker.ts', import.meta.url));
-
-/** Starts the MLP's worker ahead of time. */
-export function warmMlpWorkers(): Promise<void> {
-  return mlpPool.warm(threadBudget(2) - 1);
-}
-
-/**
- * Gradients of mini-batches. Large training sets split every batch into two fixed halves whose
- * gradients are added in order — on a worker thread over shared memory when one is available, else
- * both here — so the result does not depend on the number of threads.
- */
-class BatchEngine {
-  readonly net: Network;
-  readonly #x: Matrix;
-  readonly #y: Float64Array;
-  readonly #split: boolean;
-  readonly #buf: Buffers;
-  readonly #batchX: Float64Array;
-  readonly #other: Float64Array;
-  readonly #worker: Worker | null;
-  readonly #rows: Uint32Array | null;
-  readonly #meta: Float64Array | null;
-  readonly #ctrl: Int32Array | null;
-
-  private constructor(net: Network, x: Matrix, y: Float64Array, batchSize: number, split: boolean, worker: Worker | null) {
-    this.net = net;
-    this.#x = x;
-    this.#y = y;
-    this.#split = split;
-    const part = split ? Math.ceil(batchSize / 2) : batchSize;
-    this.#buf = net.buffers(part);
-    this.#batchX = new Float64Array(part * x.cols);
-    this.#worker = worker;
-    const p = net.params.length;
-    this.#other = worker ? new Float64Array(new SharedArrayBuffer(p * 8)) : new Float64Array(split ? p : 0);
-    this.#rows = worker ? new Uint32Array(new SharedArrayBuffer(batchSize * 4)) : null;
-    this.#meta = worker ? new Float64Array(new SharedArrayBuffer(4 * 8)) : null;
-    this.#ctrl = worker ? new Int32Array(new SharedArrayBuffer(4 * 4)) : null;
-    if (worker) {
-      const setup: MlpWorkerSetup = {
-        type: 'setup', layers: net.layers, task: net.task, params: net.params, x: x.data, cols: x.cols, y,
-        rows: this.#rows!, grad: this.#other, meta: this.#meta!, ctrl: this.#ctrl!, partCapacity: part,
-      };
-      worker.postMessage(setup);
-    }
-  }
-
-  static async create(initial: Network, x: Matrix, y: Float64Array, batchSize: number, maxThreads: number): Promise<BatchEngine> {
-    const split = x.rows >= SPLIT_MIN_ROWS && batchSize >= 2;
-    let worker: Worker | null = null;
-    if (split && threadBudget(maxThreads) > 1) {
-      try {
-        [worker] = await mlpPool.acquire(1);
-      } catch {
-        worker = null;
-      }
-    }
-    if (!worker) return new BatchEngine(initial, x, y, batchSize, split, null);
-    return new BatchEngine(initial.share(), isShared(x) ? x : copyShared(x), y.buffer instanceof SharedArrayBuffer ? y : copySharedVector(y), batchSize, true, worker);
-  }
-
-  /** Threads in use, this one included. */
-  get threads(): number {
-    return this.#worker ? 2 : 1;
-  }
-
-  /** Σ loss over `rows` (one mini-batch); writes the batch gradient (without L2) into `grad`. */
-  gradient(rows: Uint32Array, grad: Float64Array): number {
-    const m = rows.length;
-    const { data, cols } = this.#x;
-    if (!this.#split) return partGradient(this.net, data, cols, this.#y, rows, m, this.#buf, this.#batchX, grad);
-    const h = Math.ceil(m / 2);
-    const ctrl = this.#ctrl;
-    if (ctrl !== null) {
-      this.#rows!.set(rows);
-      this.#meta![0] = h;
-      this.#meta![1] = m;
-      Atomics.store(ctrl, 1, 0);
-      Atomics.add(ctrl, 0, 1);
-      Atomics.notify(ctrl, 0);
-    }
-    let loss = partGradient(this.net, data, cols, this.#y, rows.subarray(0, h), m, this.#buf, this.#batchX, grad);
-    if (ctrl !== null) {
-      while (Atomics.load(ctrl, 1) === 0) Atomics.wait(ctrl, 1, 0);
-      if (Atomics.load(ctrl, 3) !== 0) throw new MloopError('INTERNAL_ERROR', 'MLP: the gradient worker failed');
-      loss += this.#meta![2];
-    } else {
-      loss += partGradient(this.net, data, cols, this.#y, rows.subarray(h, m), m, this.#buf, this.#batchX, this.#other);
-    }
-    const other = this.#other;
-    for (let i = 0; i < grad.length; i++) grad[i] += other[i];
-    return loss;
-  }
-
-  /** Releases the worker. */
-  close(): void {
-    if (!this.#worker || !this.#ctrl) return;
-    Atomics.store(this.#ctrl, 2, 1);
-    Atomics.add(this.#ctrl, 0, 1);
-    Atomics.notify(this.#ctrl, 0);
-    mlpPool.release([this.#worker]);
-  }
-}
-
-/** The `setup` message of the MLP worker. */
-export interface MlpWorkerSetup {
-  readonly type: 'setup';
-  readonly layers: readonly number[];
-  readonly task: Task;
-  readonly params: Float64Array;
-  readonly x: Float64Array;
-  readonly cols: number;
-  readonly y: Float64Array;
-  /** The batch's row indices; the worker takes rows [meta[0], meta[1]). */
-  readonly rows: Uint32Array;
-  readonly grad: Float64Array;
-  /** [start of the worker's half, batch size, loss out]. */
-  readonly meta: Float64Array;
-  /** [generation, done, stop, error]. */
-  readonly ctrl: Int32Array;
-  readonly partCapacity: number;
-}
-
-function copyShared(x: Matrix): Matrix {
-  const m = sharedMatrix(x.rows, x.cols);
-  m.data.set(x.data);
-  return m;
-}
-
-function copySharedVector(v: Float64Array): Float64Array {
-  const out = new Float64Array(new SharedArrayBuffer(v.length * 8));
-  out.set(v);
-  return out;
-}
-
-/** Stratified (classification) or plain random hold-out of a `fraction` of the rows. */
-function validationSplit(y: Float64Array, task: Task, fraction: number, rng: Random): { train: Uint32Array; validation: Uint32Array } {
-  const n = y.length;
-  const nVal = Math.ceil(fraction * n);
-  if (nVal < 2 || n - nVal < 2) throw invalidParam('validationFraction', `leaves too few rows for training or validation (${n} rows)`);
-  const validation: number[] = [];
-  if (task === 'regression') {
-    const perm = rng.permutation(n);
-    validation.push(...perm.subarray(0, nVal));
-  } else {
-    const groups = new Map<number, number[]>();
-    for (let i = 0; i < n; i++) {
-      const g = groups.get(y[i]);
-      if (g) g.push(i);
-      else groups.set(y[i], [i]);
-    }
-    // Largest-remainder allocation of the validation rows over classes keeps every class's share.
-    const classes = [...groups.keys()].sort((a, b) => a - b);
-    const quotas = classes.map((c) => (groups.get(c)!.length * nVal) / n);
-    const take = quotas.map(Math.floor);
-    let left = nVal - take.reduce((s, v) => s + v, 0);
-    const byRemainder = classes.map((_, i) => i).sort((a, b) => quotas[b] - take[b] - (quotas[a] - take[a]) || a - b);
-    for (const i of byRemainder) {
-      if (left === 0) break;
-      take[i]++;
-      left--;
-    }
-    classes.forEach((c, i) => {
-      const members = rng.shuffle(Uint32Array.from(groups.get(c)!));
-      validation.push(...members.subarray(0, take[i]));
-    });
-  }
-  const isVal = new Uint8Array(n);
-  for (const i of validation) isVal[i] = 1;
-  const train: number[] = [];
-  for (let i = 0; i < n; i++) if (!isVal[i]) train.push(i);
-  return { train: Uint32Array.from(train), validation: Uint32Array.from(validation).sort() };
 }
 
 /** Accuracy (classification) or R² (regression), as sklearn's `score`. */
@@ -875,7 +454,7 @@ function trainPrivate(net: Network, x: Matrix, y: Float64Array, p: ResolvedMlpPa
       }
       for (let i = 0; i < m; i++) {
         const norm = Math.sqrt(norms[i]);
-        const f = norm > dp.maxGradNorm ? dp.maxGradNorm / norm : 1;
+        const f = clipFactor(norm, dp.maxGradNorm);
         observe?.(rows[i], norm, norm * f);
         if (f === 1) continue;
         for (let l = 1; l <= L; l++) {

@@ -11,6 +11,7 @@
  */
 import { invalidParam } from '../../core/errors.ts';
 import { Random } from '../../core/random.ts';
+import { validationSplit } from '../early-stopping.ts';
 import type { OnnxGraphBuilder } from '../onnx/builder.ts';
 import type { Estimator } from '../pipeline.ts';
 import type { FitOptions, FittedModel, Matrix, OnnxModelOutputs, Target, Task } from '../types.ts';
@@ -448,42 +449,6 @@ function shouldStop(scores: readonly number[], nIterNoChange: number, tol: numbe
   const reference = scores[scores.length - ref] + tol;
   for (let i = scores.length - ref + 1; i < scores.length; i++) if (scores[i] > reference) return false;
   return true;
-}
-
-/**
- * Holds out `ceil(fraction × n)` rows for validation, stratified by class for classification (per-class
- * quotas by largest remainder), chosen with `rng`. Both index lists are sorted.
- */
-export function validationSplit(y: Float64Array, nClasses: number, fraction: number, rng: Random): { train: Uint32Array; validation: Uint32Array } {
-  const n = y.length;
-  const nVal = Math.ceil(fraction * n);
-  const isVal = new Uint8Array(n);
-  if (nClasses === 0) {
-    const perm = rng.permutation(n);
-    for (let j = 0; j < nVal; j++) isVal[perm[j]] = 1;
-  } else {
-    const groups: number[][] = Array.from({ length: nClasses }, () => []);
-    for (let i = 0; i < n; i++) groups[y[i]].push(i);
-    const exact = groups.map((g) => (nVal * g.length) / n);
-    const quota = exact.map(Math.floor);
-    let left = nVal - quota.reduce((s, q) => s + q, 0);
-    const order = exact.map((e, k) => k).sort((a, b) => exact[b] - quota[b] - (exact[a] - quota[a]) || a - b);
-    for (const k of order) {
-      if (left === 0) break;
-      if (quota[k] < groups[k].length) {
-        quota[k]++;
-        left--;
-      }
-    }
-    for (let k = 0; k < nClasses; k++) {
-      const g = rng.shuffle(groups[k]);
-      for (let j = 0; j < quota[k]; j++) isVal[g[j]] = 1;
-    }
-  }
-  const train: number[] = [];
-  const validation: number[] = [];
-  for (let i = 0; i < n; i++) (isVal[i] ? validation : train).push(i);
-  return { train: Uint32Array.from(train), validation: Uint32Array.from(validation) };
 }
 
 function checkData(x: Matrix, y: Float64Array, options: FitOptions): LossKind {

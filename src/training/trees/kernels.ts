@@ -26,7 +26,7 @@ export const BIN_STRIDE = 3;
 export const MAX_THREADS = 2;
 
 /** Task codes. */
-export const TASK = { ROOT: 1, SPLIT: 2, GRADIENTS: 3, EXIT: 4, BIN: 5, TRANSPOSE: 6, RAW_UPDATE: 7 } as const;
+export const TASK = { ROOT: 1, SPLIT: 2, GRADIENTS: 3, BIN: 4, TRANSPOSE: 5, RAW_UPDATE: 6 } as const;
 
 /** Offsets in the control block. */
 export const C = {
