@@ -263,10 +263,3 @@ export function validateDependent(dependent: Dependent): Dependent {
   }
   return { kind: dependent.kind, id: dependent.id };
 }
-
-/** JSON of a value where numbers may be ±Infinity or NaN: those become strings, as MLflow writes them. */
-export function stringifyNonFinite(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    typeof v === 'number' && !Number.isFinite(v) ? (Number.isNaN(v) ? 'NaN' : v > 0 ? 'Infinity' : '-Infinity') : v,
-  );
-}

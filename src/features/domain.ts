@@ -306,16 +306,3 @@ export function aggregationType(fn: AggregationFn, arg: ExprType | undefined): E
 export function assignable(from: ExprType, to: ExprType): boolean {
   return from === to || (from === 'int' && to === 'float');
 }
-
-/** A feature reference `view:feature`. */
-export interface FeatureRef {
-  readonly view: string;
-  readonly feature: string;
-}
-
-/** Parses `view:feature` (or, with Feast's naming, `view__feature`). */
-export function parseFeatureRef(text: string, field: string): FeatureRef {
-  const m = /^([A-Za-z_][A-Za-z0-9_]*):([A-Za-z_][A-Za-z0-9_]*)$/.exec(text);
-  if (!m) throw invalidParam(field, `feature reference ${JSON.stringify(text)} is not "view:feature"`);
-  return { view: m[1], feature: m[2] };
-}
