@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { invalidParam } from '../core/errors.ts';
 import { parseInput } from '../core/validation.ts';
+import { toMloopError } from '../server/errors.ts';
 import { requestContext, requestInput, stringifyMlflowJson } from '../server/http.ts';
 import { DEFINITION_KINDS, type DefinitionKind } from './domain.ts';
 import type { FeatureStoreService, OnlineResult, Progress } from './service.ts';
@@ -112,8 +113,10 @@ async function withProgress<T>(request: FastifyRequest, reply: FastifyReply, wor
     const result = await work((p) => raw.write(`${JSON.stringify({ progress: p })}\n`));
     raw.write(`${stringifyMlflowJson({ result })}\n`);
   } catch (error) {
-    const e = error as { code?: string; message?: string; fields?: unknown };
-    raw.write(`${JSON.stringify({ error: { code: e.code ?? 'INTERNAL_ERROR', message: e.message ?? String(error), fields: e.fields ?? [] } })}\n`);
+    // The status line has gone: the error is the last line, as the error handler would have put it.
+    const e = toMloopError(error);
+    if (e.status >= 500) request.log.error({ err: e.cause ?? e }, 'request failed');
+    raw.write(`${JSON.stringify({ error: { code: e.code, message: e.message, fields: e.fields } })}\n`);
   }
   raw.end();
   return reply;
