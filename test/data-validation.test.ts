@@ -127,6 +127,9 @@ for (const backend of metadataBackends()) {
       const one = await server.json('GET', `/api/v1/datasets/trips/validations/${warnOnly.body.id}`);
       assert.equal(one.status, 200);
       assert.equal(one.body.rules_sha256, warnOnly.body.rules_sha256);
+      const elsewhere = await server.json('GET', `/api/v1/datasets/other/validations/${warnOnly.body.id}`);
+      assert.equal(elsewhere.status, 404);
+      assert.match(elsewhere.body.detail, /dataset "other" has no validation report/);
       const same = await validate({ rules: [{ severity: 'warn', expression: 'dropoff_at >= pickup_at', rule: 'sql' }] });
       assert.equal(same.body.rules_sha256, warnOnly.body.rules_sha256, 'a rules set is named by its content');
     });

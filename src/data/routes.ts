@@ -223,11 +223,9 @@ export async function datasetRoutes(app: FastifyInstance, deps: { datasets: Data
       validations: await datasets.listValidations(requestContext(request), request.params.name, request.params.version),
     }));
 
-    scope.get<{ Params: { name: string; id: string } }>('/datasets/:name/validations/:id', async (request) => {
-      const report = await datasets.getValidation(requestContext(request), request.params.id);
-      if (report.dataset !== request.params.name) throw new MloopError('RESOURCE_DOES_NOT_EXIST', `dataset "${request.params.name}" has no validation report ${request.params.id}`);
-      return report;
-    });
+    scope.get<{ Params: { name: string; id: string } }>('/datasets/:name/validations/:id', async (request) =>
+      datasets.getValidation(requestContext(request), request.params.id, request.params.name),
+    );
 
     scope.get<{ Params: VersionParams }>('/datasets/:name/versions/:version/dependents', async (request) => ({
       dependents: await datasets.listDependents(requestContext(request), request.params.name, request.params.version),

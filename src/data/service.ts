@@ -710,10 +710,11 @@ export class DatasetService {
     return (await this.store.validations(this.#db, ctx.project, name, row.version)).map(toReport);
   }
 
-  /** One validation report by id. */
-  async getValidation(ctx: RequestContext, id: string): Promise<ValidationReport> {
+  /** One validation report by id (of dataset `name`, when given). */
+  async getValidation(ctx: RequestContext, id: string, name?: string): Promise<ValidationReport> {
     const row = await this.store.validation(this.#db, ctx.project, id);
     if (!row) throw notFound(`validation report ${JSON.stringify(id)} does not exist in project "${ctx.project}"`);
+    if (name !== undefined && row.name !== name) throw notFound(`dataset "${name}" has no validation report ${id}`);
     return toReport(row);
   }
 
