@@ -59,7 +59,6 @@ async function cv(table: Table, kind: 'logistic_regression' | 'hist_gradient_boo
     result = await crossValidate(table, { target: 'target', task: 'classification', features }, {
       folds,
       estimator: () => spec.create(spec.resolve(params)),
-      preprocess: spec.preprocess,
       seed: 0,
       metrics: ['roc_auc'],
     });

@@ -85,7 +85,7 @@ export async function fitAndExport(input: FitInput, onProgress?: ProgressFn): Pr
     task: problem.task,
     features: problem.features,
     seed: input.seed,
-    preprocess: { ...spec.preprocess, ...model.preprocess },
+    preprocess: model.preprocess,
     onProgress: onProgress ? (p, m) => onProgress(0.05 + 0.8 * p, m) : undefined,
   });
   checkClasses(pipeline, target, 'training split');
@@ -158,7 +158,7 @@ export async function crossValidateCandidate(input: CvInput, onProgress?: Progre
     folds: input.folds,
     estimator: () => spec.create(input.model.params, input.model.dp),
     seed: input.seed,
-    preprocess: { ...spec.preprocess, ...input.model.preprocess },
+    preprocess: input.model.preprocess,
     metrics: input.metrics,
     maxTrainRows: input.maxTrainRows,
     onProgress,

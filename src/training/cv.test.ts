@@ -86,7 +86,6 @@ describe('cross-validation on scikit-learn’s folds reproduces reference_metric
     const result = await crossValidate(table, { target: 'target', task: 'classification', features }, {
       folds: Int32Array.from(folds.breast_cancer),
       estimator: () => spec.create(spec.resolve({})),
-      preprocess: spec.preprocess,
       seed: 0,
       metrics: ['roc_auc'],
     });

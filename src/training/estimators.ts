@@ -1,7 +1,7 @@
 /**
  * The catalogue of model kinds the training service offers: for each, the tasks it learns, its
- * hyperparameters (with defaults and the trainer's own range checks), the preprocessing it needs and
- * whether it trains with differential privacy. Requests name hyperparameters in the trainer's spelling
+ * hyperparameters (with defaults and the trainer's own range checks) and whether it trains with
+ * differential privacy; the preprocessing a model needs comes with its estimator. Requests name hyperparameters in the trainer's spelling
  * (`C`, `maxIter`, `learning_rate`) or in scikit-learn's snake_case (`max_iter`, `hidden_layer_sizes`);
  * both resolve to the trainer's name, which is what gets logged.
  */
@@ -12,7 +12,6 @@ import { resolveRidgeParams, ridgeRegression } from './linear/ridge.ts';
 import { mlp, resolveMlpParams } from './mlp/mlp.ts';
 import { histGradientBoosting, resolveHgbtParams, restoreHistGradientBoosting } from './trees/hgbt.ts';
 import type { Estimator, ModelRestorers } from './pipeline.ts';
-import type { PreprocessOptions } from './preprocess.ts';
 import type { Task } from './types.ts';
 
 /** Model kinds a training request may name. `ridge` and `linear_regression` make the same model family. */
@@ -35,8 +34,6 @@ export interface ModelKindSpec {
   readonly defaults: Readonly<Record<string, unknown>>;
   /** The hyperparameter that counts training iterations (successive halving's `iterations` resource). */
   readonly iterationParam?: string;
-  /** Preprocessing the model needs. */
-  readonly preprocess: PreprocessOptions;
   /** Checks hyperparameters and returns them complete, in the trainer's spelling (defaults filled). */
   resolve(params: HyperParams, dp?: DpSgdParams): Record<string, unknown>;
   /** An estimator for already resolved hyperparameters. */
@@ -114,7 +111,6 @@ const logistic: ModelKindSpec = {
   supportsDp: true,
   defaults: withoutThreads({ ...resolveLogisticParams({ threads: 1 }) }),
   iterationParam: 'maxIter',
-  preprocess: {},
   resolve(params, dp) {
     const { values, given } = canonicalKeys(params, LOGISTIC_NAMES);
     const resolved = checked(given, () => resolveLogisticParams({ ...values, ...(dp ? { dp } : {}) }));
@@ -132,8 +128,7 @@ function ridgeSpec(kind: 'ridge' | 'linear_regression'): ModelKindSpec {
     tasks: ['regression'],
     supportsDp: false,
     defaults: kind === 'ridge' ? { ...resolveRidgeParams({}) } : { fitIntercept: true },
-    preprocess: {},
-    resolve(params) {
+      resolve(params) {
       const { values, given } = canonicalKeys(params, names);
       const resolved = checked(given, () => resolveRidgeParams({ ...values, ...(kind === 'linear_regression' ? { alpha: 0 } : {}) }));
       return kind === 'ridge' ? { ...resolved } : { fitIntercept: resolved.fitIntercept };
@@ -149,7 +144,6 @@ const mlpSpec: ModelKindSpec = {
   supportsDp: true,
   defaults: withoutThreads({ ...resolveMlpParams({ threads: 1 }) }),
   iterationParam: 'maxIter',
-  preprocess: {},
   resolve(params, dp) {
     const { values, given } = canonicalKeys(params, MLP_NAMES);
     const resolved = checked(given, () => resolveMlpParams({ ...(values as object), ...(dp ? { dp } : {}) }));
@@ -174,9 +168,6 @@ const HGBT_NAMES = [
   'n_threads',
 ] as const;
 
-/** Preprocessing of tree models: raw values, NaN kept (trees route missing values), categories as ordinal codes. */
-export const TREE_PREPROCESS: PreprocessOptions = Object.freeze({ numericImputation: 'none', categoricalImputation: 'none', standardize: false, categoricalEncoding: 'ordinal' });
-
 const hgbt: ModelKindSpec = {
   kind: 'hist_gradient_boosting',
   description: 'histogram gradient-boosted trees (binary log-loss, multiclass softmax, squared error; native missing values, early stopping) as scikit-learn HistGradientBoosting*',
@@ -184,7 +175,6 @@ const hgbt: ModelKindSpec = {
   supportsDp: false,
   defaults: { ...resolveHgbtParams({}) },
   iterationParam: 'max_iter',
-  preprocess: TREE_PREPROCESS,
   resolve(params) {
     const { values, given } = canonicalKeys(params, HGBT_NAMES);
     const resolved = checked(given, () => resolveHgbtParams(values));

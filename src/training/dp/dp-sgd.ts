@@ -11,6 +11,7 @@
  */
 import { invalidParam } from '../../core/errors.ts';
 import { Random } from '../../core/random.ts';
+import { checkNumber } from '../checks.ts';
 import { sigmoid } from '../matrix.ts';
 import { dpSgdEpsilon, type RdpConversion } from './rdp.ts';
 
@@ -53,9 +54,7 @@ export interface PrivacyReport {
 /** Checks DP parameters (naming `field.<name>` on error) and fills in defaults. */
 export function resolveDpSgdParams(p: DpSgdParams, field = 'dp'): Required<Omit<DpSgdParams, 'learningRate'>> & { learningRate?: number } {
   if (p === null || typeof p !== 'object') throw invalidParam(field, 'must be an object');
-  const num = (name: string, v: unknown, ok: (x: number) => boolean, rule: string) => {
-    if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) throw invalidParam(`${field}.${name}`, `${rule}, got ${String(v)}`);
-  };
+  const num = (name: string, v: unknown, ok: (x: number) => boolean, rule: string) => checkNumber(`${field}.${name}`, v, ok, rule);
   num('noiseMultiplier', p.noiseMultiplier, (v) => v > 0, 'must be a number > 0');
   num('maxGradNorm', p.maxGradNorm, (v) => v > 0, 'must be a number > 0');
   num('batchSize', p.batchSize, (v) => Number.isInteger(v) && v >= 1, 'must be an integer ≥ 1');

@@ -8,6 +8,7 @@
  */
 import type { Worker } from 'node:worker_threads';
 import { invalidParam, MloopError } from '../../core/errors.ts';
+import { checkBoolean, checkClassIndices, checkFiniteFeatures, checkInteger, checkNumber, checkRowCount, checkSampleWeights } from '../checks.ts';
 import { type DpSgdParams, type PrivacyReport, resolveDpSgdParams, trainDpSgd } from '../dp/dp-sgd.ts';
 import { checkMatrix, shareMatrix, shareVector, softmaxRows } from '../matrix.ts';
 import type { OnnxGraphBuilder } from '../onnx/builder.ts';
@@ -160,16 +161,11 @@ export type ResolvedLogisticParams = Required<Omit<LogisticRegressionParams, 'dp
 
 /** Checks hyperparameters and fills in defaults; throws naming the first bad one. */
 export function resolveLogisticParams(params: LogisticRegressionParams = {}): ResolvedLogisticParams {
-  const C = params.C ?? 1;
-  const maxIter = params.maxIter ?? 100;
-  const tol = params.tol ?? 1e-4;
-  const fitIntercept = params.fitIntercept ?? true;
-  const threads = params.threads ?? threadBudget();
-  if (!(typeof C === 'number' && C > 0 && Number.isFinite(C))) throw invalidParam('C', `must be a positive finite number, got ${C}`);
-  if (!Number.isInteger(maxIter) || maxIter < 1) throw invalidParam('maxIter', `must be an integer ≥ 1, got ${maxIter}`);
-  if (!(typeof tol === 'number' && tol >= 0 && Number.isFinite(tol))) throw invalidParam('tol', `must be a finite number ≥ 0, got ${tol}`);
-  if (typeof fitIntercept !== 'boolean') throw invalidParam('fitIntercept', 'must be a boolean');
-  if (!Number.isInteger(threads) || threads < 1) throw invalidParam('threads', `must be an integer ≥ 1, got ${threads}`);
+  const C = checkNumber('C', params.C ?? 1, (v) => v > 0, 'must be a positive finite number');
+  const maxIter = checkInteger('maxIter', params.maxIter ?? 100, 1);
+  const tol = checkNumber('tol', params.tol ?? 1e-4, (v) => v >= 0, 'must be a finite number ≥ 0');
+  const fitIntercept = checkBoolean('fitIntercept', params.fitIntercept ?? true);
+  const threads = checkInteger('threads', params.threads ?? threadBudget(), 1);
   if (params.dp !== undefined) resolveDpSgdParams(params.dp, 'dp');
   return { C, maxIter, tol, fitIntercept, threads, ...(params.dp ? { dp: params.dp } : {}) };
 }
@@ -196,21 +192,13 @@ export async function fitLogisticRegression(
   const p = resolveLogisticParams(params);
   checkMatrix(x, 'features');
   if (target.task === 'regression' || options.task === 'regression') throw invalidParam('task', 'logistic regression is for classification');
-  if (target.values.length !== x.rows) throw invalidParam('target', `has ${target.values.length} labels for ${x.rows} rows`);
+  checkRowCount('target', target.values, x.rows, 'labels');
   const nClasses = options.nClasses;
   if (!Number.isInteger(nClasses) || nClasses < 2) throw invalidParam('nClasses', `must be ≥ 2, got ${nClasses}`);
-  for (let i = 0; i < target.values.length; i++) {
-    const c = target.values[i];
-    if (!(Number.isInteger(c) && c >= 0 && c < nClasses)) throw invalidParam('target', `label ${c} at row ${i} is not a class index below ${nClasses}`);
-  }
-  for (let i = 0; i < x.data.length; i++) {
-    if (!Number.isFinite(x.data[i])) throw invalidParam('features', `value ${x.data[i]} at row ${Math.floor(i / x.cols)}, column ${i % x.cols}; logistic regression needs imputed, finite features`);
-  }
+  checkClassIndices('target', target.values, nClasses);
+  checkFiniteFeatures(x, 'logistic regression');
   const sw = options.sampleWeight ?? null;
-  if (sw !== null) {
-    if (sw.length !== x.rows) throw invalidParam('sampleWeight', `has ${sw.length} weights for ${x.rows} rows`);
-    for (let i = 0; i < sw.length; i++) if (!(sw[i] >= 0 && Number.isFinite(sw[i]))) throw invalidParam('sampleWeight', `weight ${sw[i]} at row ${i} is not a finite number ≥ 0`);
-  }
+  if (sw !== null) checkSampleWeights(sw, x.rows);
   const k = nClasses === 2 ? 1 : nClasses;
   const d = x.cols;
   const task: Task = nClasses === 2 ? 'binary' : 'multiclass';

@@ -6,6 +6,7 @@
  * blocks next to an intercept) are handled as `LinearRegression`/`lstsq` handle them.
  */
 import { invalidParam, MloopError } from '../../core/errors.ts';
+import { checkBoolean, checkFiniteFeatures, checkFiniteValues, checkNumber, checkRowCount, checkSampleWeights } from '../checks.ts';
 import { checkMatrix, cholesky, choleskySolve, pseudoSolve } from '../matrix.ts';
 import type { OnnxGraphBuilder } from '../onnx/builder.ts';
 import type { Estimator } from '../pipeline.ts';
@@ -83,10 +84,8 @@ export function restoreLinearRegression(state: { kind: string; [key: string]: un
 
 /** Checks hyperparameters and fills in defaults. */
 export function resolveRidgeParams(params: RidgeParams = {}): Required<RidgeParams> {
-  const alpha = params.alpha ?? 1;
-  const fitIntercept = params.fitIntercept ?? true;
-  if (!(typeof alpha === 'number' && alpha >= 0 && Number.isFinite(alpha))) throw invalidParam('alpha', `must be a finite number ≥ 0, got ${alpha}`);
-  if (typeof fitIntercept !== 'boolean') throw invalidParam('fitIntercept', 'must be a boolean');
+  const alpha = checkNumber('alpha', params.alpha ?? 1, (v) => v >= 0, 'must be a finite number ≥ 0');
+  const fitIntercept = checkBoolean('fitIntercept', params.fitIntercept ?? true);
   return { alpha, fitIntercept };
 }
 
@@ -108,12 +107,12 @@ export function fitRidge(x: Matrix, target: Target, options: Pick<FitOptions, 's
   const { rows: n, cols: d, data } = x;
   const y = target.values;
   if (target.task !== 'regression') throw invalidParam('task', 'linear regression is for regression');
-  if (y.length !== n) throw invalidParam('target', `has ${y.length} values for ${n} rows`);
-  for (let i = 0; i < data.length; i++) {
-    if (!Number.isFinite(data[i])) throw invalidParam('features', `value ${data[i]} at row ${Math.floor(i / d)}, column ${i % d}; linear regression needs imputed, finite features`);
-  }
+  if (n < 1) throw invalidParam('features', 'needs at least one row');
+  checkRowCount('target', y, n);
+  checkFiniteValues('target', y);
+  checkFiniteFeatures(x, 'linear regression');
   const sw = options.sampleWeight;
-  if (sw && sw.length !== n) throw invalidParam('sampleWeight', `has ${sw.length} weights for ${n} rows`);
+  if (sw) checkSampleWeights(sw, n);
   let wsum = 0;
   const xMean = new Float64Array(d);
   let yMean = 0;
@@ -124,7 +123,6 @@ export function fitRidge(x: Matrix, target: Target, options: Pick<FitOptions, 's
       yMean += w * y[i];
       for (let j = 0; j < d; j++) xMean[j] += w * data[i * d + j];
     }
-    if (!(wsum > 0)) throw invalidParam('sampleWeight', 'weights sum to zero');
     yMean /= wsum;
     for (let j = 0; j < d; j++) xMean[j] /= wsum;
   }

@@ -9,6 +9,7 @@
  */
 import { invalidParam, MloopError } from '../../core/errors.ts';
 import { Random } from '../../core/random.ts';
+import { checkBoolean, checkClassIndices, checkFiniteFeatures, checkFiniteValues, checkInteger, checkNumber, checkRowCount } from '../checks.ts';
 import { addGaussianNoise, BatchSampler, type ClipObserver, clipFactor, type DpSgdParams, type PrivacyReport, resolveDpSgdParams } from '../dp/dp-sgd.ts';
 import { validationSplit } from '../early-stopping.ts';
 import { binaryProbabilities } from '../linear/linear-onnx.ts';
@@ -202,22 +203,19 @@ export function resolveMlpParams(p: MlpParams = {}): ResolvedMlpParams {
   if (!Array.isArray(r.hiddenLayerSizes) || !r.hiddenLayerSizes.every((n) => Number.isInteger(n) && n >= 1)) {
     throw invalidParam('hiddenLayerSizes', `must be a list of integers ≥ 1, got ${JSON.stringify(p.hiddenLayerSizes)}`);
   }
-  const finite = (name: string, v: unknown, ok: (x: number) => boolean, rule: string) => {
-    if (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)) throw invalidParam(name, `${rule}, got ${String(v)}`);
-  };
-  finite('alpha', r.alpha, (v) => v >= 0, 'must be a number ≥ 0');
-  if (r.batchSize !== 'auto') finite('batchSize', r.batchSize, (v) => Number.isInteger(v) && v >= 1, 'must be "auto" or an integer ≥ 1');
-  finite('learningRateInit', r.learningRateInit, (v) => v > 0, 'must be a number > 0');
-  finite('maxIter', r.maxIter, (v) => Number.isInteger(v) && v >= 1, 'must be an integer ≥ 1');
-  finite('tol', r.tol, (v) => v >= 0, 'must be a number ≥ 0');
-  finite('nIterNoChange', r.nIterNoChange, (v) => Number.isInteger(v) && v >= 1, 'must be an integer ≥ 1');
-  finite('validationFraction', r.validationFraction, (v) => v > 0 && v < 1, 'must be in (0, 1)');
-  finite('beta1', r.beta1, (v) => v >= 0 && v < 1, 'must be in [0, 1)');
-  finite('beta2', r.beta2, (v) => v >= 0 && v < 1, 'must be in [0, 1)');
-  finite('epsilon', r.epsilon, (v) => v > 0, 'must be a number > 0');
-  if (typeof r.earlyStopping !== 'boolean') throw invalidParam('earlyStopping', 'must be a boolean');
-  if (typeof r.shuffle !== 'boolean') throw invalidParam('shuffle', 'must be a boolean');
-  finite('threads', r.threads, (v) => Number.isInteger(v) && v >= 1, 'must be an integer ≥ 1');
+  checkNumber('alpha', r.alpha, (v) => v >= 0, 'must be a number ≥ 0');
+  if (r.batchSize !== 'auto') checkNumber('batchSize', r.batchSize, (v) => Number.isInteger(v) && v >= 1, 'must be "auto" or an integer ≥ 1');
+  checkNumber('learningRateInit', r.learningRateInit, (v) => v > 0, 'must be a number > 0');
+  checkInteger('maxIter', r.maxIter, 1);
+  checkNumber('tol', r.tol, (v) => v >= 0, 'must be a number ≥ 0');
+  checkInteger('nIterNoChange', r.nIterNoChange, 1);
+  checkNumber('validationFraction', r.validationFraction, (v) => v > 0 && v < 1, 'must be in (0, 1)');
+  checkNumber('beta1', r.beta1, (v) => v >= 0 && v < 1, 'must be in [0, 1)');
+  checkNumber('beta2', r.beta2, (v) => v >= 0 && v < 1, 'must be in [0, 1)');
+  checkNumber('epsilon', r.epsilon, (v) => v > 0, 'must be a number > 0');
+  checkBoolean('earlyStopping', r.earlyStopping);
+  checkBoolean('shuffle', r.shuffle);
+  checkInteger('threads', r.threads, 1);
   if (p.dp !== undefined) {
     resolveDpSgdParams(p.dp, 'dp');
     if (r.earlyStopping) throw invalidParam('earlyStopping', 'cannot be combined with dp (validation on the private rows would spend privacy the accountant does not count)');
@@ -249,16 +247,15 @@ export async function fitMlp(
   checkMatrix(x, 'features');
   const n = x.rows;
   const y = target.values;
-  if (y.length !== n) throw invalidParam('target', `has ${y.length} labels for ${n} rows`);
+  checkRowCount('target', y, n, 'labels');
   const task = target.task;
   const nClasses = task === 'regression' ? 1 : options.nClasses;
-  if (task !== 'regression') {
+  if (task === 'regression') checkFiniteValues('target', y);
+  else {
     if (!Number.isInteger(nClasses) || nClasses < 2) throw invalidParam('nClasses', `must be ≥ 2, got ${nClasses}`);
-    for (let i = 0; i < n; i++) if (!(Number.isInteger(y[i]) && y[i] >= 0 && y[i] < nClasses)) throw invalidParam('target', `label ${y[i]} at row ${i} is not a class index below ${nClasses}`);
+    checkClassIndices('target', y, nClasses);
   }
-  for (let i = 0; i < x.data.length; i++) {
-    if (!Number.isFinite(x.data[i])) throw invalidParam('features', `value ${x.data[i]} at row ${Math.floor(i / x.cols)}, column ${i % x.cols}; the MLP needs imputed, finite features`);
-  }
+  checkFiniteFeatures(x, 'the MLP');
   if (options.sampleWeight) throw invalidParam('sampleWeight', 'the MLP does not support sample weights (as sklearn’s MLP)');
   const outputs = task === 'multiclass' ? nClasses : 1;
   const layers = [x.cols, ...p.hiddenLayerSizes, outputs];

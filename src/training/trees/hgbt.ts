@@ -11,6 +11,7 @@
  */
 import { invalidParam } from '../../core/errors.ts';
 import { Random } from '../../core/random.ts';
+import { checkClassIndices, checkFiniteValues, checkInteger, checkNumber, checkRowCount, checkSampleWeights } from '../checks.ts';
 import { validationSplit } from '../early-stopping.ts';
 import type { OnnxGraphBuilder } from '../onnx/builder.ts';
 import type { Estimator } from '../pipeline.ts';
@@ -69,29 +70,23 @@ export interface ResolvedHgbtParams {
 
 /** Checks `params` and fills in defaults; throws an `INVALID_PARAMETER_VALUE` naming the first bad one. */
 export function resolveHgbtParams(params: HistGradientBoostingParams = {}): ResolvedHgbtParams {
-  const num = (name: keyof HistGradientBoostingParams, value: unknown, ok: (v: number) => boolean, rule: string, integer = false): number => {
-    if (typeof value !== 'number' || Number.isNaN(value) || (integer && !Number.isInteger(value)) || !ok(value)) {
-      throw invalidParam(name, `must be ${integer ? 'an integer ' : 'a number '}${rule}, got ${JSON.stringify(value)}`);
-    }
-    return value;
-  };
   const nullable = (name: keyof HistGradientBoostingParams, value: unknown, min: number): number | null =>
-    value === null ? null : num(name, value, (v) => v >= min, `>= ${min} or null`, true);
+    value === null ? null : checkNumber(name, value, (v) => Number.isInteger(v) && v >= min, `must be an integer ≥ ${min} or null`);
   const es = params.early_stopping ?? 'auto';
   if (es !== 'auto' && es !== true && es !== false) throw invalidParam('early_stopping', `must be 'auto', true or false, got ${JSON.stringify(es)}`);
-  if (params.n_threads !== undefined) num('n_threads', params.n_threads, (v) => v >= 1 && v <= MAX_THREADS, `in 1..${MAX_THREADS}`, true);
+  if (params.n_threads !== undefined) checkInteger('n_threads', params.n_threads, 1, MAX_THREADS);
   return {
-    learning_rate: num('learning_rate', params.learning_rate ?? 0.1, (v) => v > 0 && Number.isFinite(v), '> 0'),
-    max_iter: num('max_iter', params.max_iter ?? 100, (v) => v >= 1, '>= 1', true),
+    learning_rate: checkNumber('learning_rate', params.learning_rate ?? 0.1, (v) => v > 0, 'must be a number > 0'),
+    max_iter: checkInteger('max_iter', params.max_iter ?? 100, 1),
     max_leaf_nodes: nullable('max_leaf_nodes', params.max_leaf_nodes === undefined ? 31 : params.max_leaf_nodes, 2),
     max_depth: nullable('max_depth', params.max_depth === undefined ? null : params.max_depth, 1),
-    min_samples_leaf: num('min_samples_leaf', params.min_samples_leaf ?? 20, (v) => v >= 1, '>= 1', true),
-    l2_regularization: num('l2_regularization', params.l2_regularization ?? 0, (v) => v >= 0 && Number.isFinite(v), '>= 0'),
-    max_bins: num('max_bins', params.max_bins ?? 255, (v) => v >= 2 && v <= 255, 'in 2..255', true),
+    min_samples_leaf: checkInteger('min_samples_leaf', params.min_samples_leaf ?? 20, 1),
+    l2_regularization: checkNumber('l2_regularization', params.l2_regularization ?? 0, (v) => v >= 0, 'must be a number ≥ 0'),
+    max_bins: checkInteger('max_bins', params.max_bins ?? 255, 2, 255),
     early_stopping: es,
-    validation_fraction: num('validation_fraction', params.validation_fraction ?? 0.1, (v) => v > 0 && v < 1, 'in (0, 1)'),
-    n_iter_no_change: num('n_iter_no_change', params.n_iter_no_change ?? 10, (v) => v >= 1, '>= 1', true),
-    tol: num('tol', params.tol ?? 1e-7, (v) => v >= 0 && Number.isFinite(v), '>= 0'),
+    validation_fraction: checkNumber('validation_fraction', params.validation_fraction ?? 0.1, (v) => v > 0 && v < 1, 'must be a number in (0, 1)'),
+    n_iter_no_change: checkInteger('n_iter_no_change', params.n_iter_no_change ?? 10, 1),
+    tol: checkNumber('tol', params.tol ?? 1e-7, (v) => v >= 0, 'must be a number ≥ 0'),
   };
 }
 
@@ -455,30 +450,15 @@ function checkData(x: Matrix, y: Float64Array, options: FitOptions): LossKind {
   const { task, nClasses } = options;
   if (x.rows < 1 || x.cols < 1) throw invalidParam('x', `needs at least one row and one column, got ${x.rows} × ${x.cols}`);
   if (x.data.length !== x.rows * x.cols) throw invalidParam('x', `data has ${x.data.length} values, expected rows × cols = ${x.rows * x.cols}`);
-  if (y.length !== x.rows) throw invalidParam('y', `has ${y.length} values for ${x.rows} rows`);
+  checkRowCount('y', y, x.rows);
   if (!Number.isInteger(options.seed)) throw invalidParam('seed', `must be an integer, got ${options.seed}`);
-  const w = options.sampleWeight;
-  if (w) {
-    if (w.length !== x.rows) throw invalidParam('sampleWeight', `has ${w.length} values for ${x.rows} rows`);
-    let sum = 0;
-    for (let i = 0; i < w.length; i++) {
-      if (!(w[i] >= 0) || !Number.isFinite(w[i])) throw invalidParam('sampleWeight', `must be finite and >= 0, got ${w[i]} at row ${i}`);
-      sum += w[i];
-    }
-    if (!(sum > 0)) throw invalidParam('sampleWeight', 'sums to zero');
-  }
+  if (options.sampleWeight) checkSampleWeights(options.sampleWeight, x.rows);
   if (task === 'regression') {
-    for (let i = 0; i < y.length; i++) if (!Number.isFinite(y[i])) throw invalidParam('y', `target must be finite, got ${y[i]} at row ${i}`);
+    checkFiniteValues('y', y);
     return 'squared_error';
   }
   if (task === 'binary' && nClasses !== 2) throw invalidParam('nClasses', `binary task needs 2 classes, got ${nClasses}`);
   if (task === 'multiclass' && !(Number.isInteger(nClasses) && nClasses >= 3)) throw invalidParam('nClasses', `multiclass task needs at least 3 classes, got ${nClasses}`);
-  const seen = new Uint8Array(nClasses);
-  for (let i = 0; i < y.length; i++) {
-    const v = y[i];
-    if (!Number.isInteger(v) || v < 0 || v >= nClasses) throw invalidParam('y', `class index must be an integer in 0..${nClasses - 1}, got ${v} at row ${i}`);
-    seen[v] = 1;
-  }
-  if (seen.reduce((s, v) => s + v, 0) < 2) throw invalidParam('y', 'training data has a single class');
+  if (checkClassIndices('y', y, nClasses) < 2) throw invalidParam('y', 'training data has a single class');
   return task === 'binary' ? 'binary' : 'multiclass';
 }
