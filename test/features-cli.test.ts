@@ -74,6 +74,12 @@ describe('mloop features (CLI)', () => {
     assert.equal(body.dataset.name, 'train');
     assert.deepEqual(body.rows.map((r: { temp: number | null }) => r.temp), [82, 90, null]);
     assert.deepEqual(body.rows.map((r: { temp_mean_last_3: number | null }) => r.temp_mean_last_3), [76, (70 + 82 + 90) / 3, null]);
+    // The file went up as a dataset version (streamed, not read whole), a parent of the training set.
+    const entities = await (await fetch(`${server.url}/api/v1/datasets/train-entities/versions/latest?profile=false`)).json();
+    assert.equal(entities.row_count, 3);
+    assert.equal(entities.source.name, 'entities.csv');
+    const saved = await (await fetch(`${server.url}/api/v1/datasets/train/versions/${body.dataset.version}?profile=false`)).json();
+    assert.deepEqual(saved.lineage.parents[0], { name: 'train-entities', version: entities.version });
   });
 
   it('pushes, checks skew and shows impact; bad input exits non-zero naming the problem', async () => {
@@ -86,6 +92,12 @@ describe('mloop features (CLI)', () => {
     const skew = await cli('features', 'skew', '--feature', 'machine_stats:temp', '--logged', skewFile, '--timestamp-column', 'ts', '--json');
     assert.equal(skew.code, 0, skew.stderr);
     assert.equal(JSON.parse(skew.stdout).features[0].mismatch_rate, 0.5);
+    // The same log as RFC 4180 CSV: quoted fields, a quoted line break in a column the check ignores.
+    const skewCsv = join(home.path, 'logged.csv');
+    await writeFile(skewCsv, 'machine_id,ts,temp,note\r\n"m1",2024-01-01T03:00:00Z,90,"a, b"\r\nm2,2024-01-01T03:00:00Z,61,"two\nlines"\r\n');
+    const fromCsv = await cli('features', 'skew', '--feature', 'machine_stats:temp', '--logged', skewCsv, '--timestamp-column', 'ts', '--json');
+    assert.equal(fromCsv.code, 0, fromCsv.stderr);
+    assert.equal(JSON.parse(fromCsv.stdout).features[0].mismatch_rate, 0.5);
     const impact = await cli('features', 'impact', 'machine_stats', '--json');
     assert.equal(impact.code, 0, impact.stderr);
     assert.ok(JSON.parse(impact.stdout).consumers.some((c: { kind: string }) => c.kind === 'feature_service'));

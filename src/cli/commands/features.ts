@@ -1,10 +1,12 @@
 /** `mloop features ...`: definitions, retrieval, materialization, online reads, push, skew, impact. */
-import { readFile } from 'node:fs/promises';
-import { extname } from 'node:path';
+import { createReadStream } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { basename, extname } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
-import type { FeatureProgress } from '../../sdk/client.ts';
+import type { FeatureProgress, MloopApi } from '../../sdk/client.ts';
 import { clientOf, withClientOptions } from '../context.ts';
 import { keyValues, print, table } from '../output.ts';
+import { formatFromFileName } from './data.ts';
 import { parseIntOption, type ClientOptions } from './options.ts';
 
 const KINDS = ['entity', 'feature_view', 'on_demand_feature_view', 'feature_service'];
@@ -28,19 +30,66 @@ export async function readRows(path: string): Promise<Record<string, unknown>[]>
     });
   }
   if (ext === '.csv') {
-    const [header, ...lines] = text.split(/\r?\n/).filter((l) => l !== '');
-    const names = header.split(',');
-    return lines.map((line, i) => {
-      const cells = line.split(',');
-      if (cells.length !== names.length) throw new InvalidArgumentError(`${path}: line ${i + 2} has ${cells.length} fields, the header ${names.length}`);
-      return Object.fromEntries(names.map((n, c) => [n, parseCell(cells[c])]));
+    const [names, ...records] = parseCsv(text, path);
+    if (!names) return [];
+    return records.map(({ fields, line }) => {
+      if (fields.length !== names.fields.length) throw new InvalidArgumentError(`${path}: line ${line} has ${fields.length} fields, the header ${names.fields.length}`);
+      return Object.fromEntries(names.fields.map((n, c) => [n, fields[c] === null ? null : parseCell(fields[c])]));
     });
   }
   throw new InvalidArgumentError(`${path}: expected a .jsonl, .json or .csv file`);
 }
 
+/**
+ * Splits RFC 4180 CSV (comma, `"` quoting with `""` inside, quoted line breaks) into records with the
+ * line each starts on. An empty unquoted field is null, a quoted `""` the empty string (as datasets
+ * read CSV); blank lines are skipped.
+ */
+function parseCsv(text: string, path: string): { fields: (string | null)[]; line: number }[] {
+  const records: { fields: (string | null)[]; line: number }[] = [];
+  let fields: (string | null)[] = [];
+  let field = '';
+  let quoted = false;
+  let inQuotes = false;
+  let line = 1;
+  let start = 1;
+  const endField = () => {
+    fields.push(quoted || field !== '' ? field : null);
+    field = '';
+    quoted = false;
+  };
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (inQuotes) {
+      if (ch === '"' && text[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (ch === '"') inQuotes = false;
+      else {
+        if (ch === '\n') line++;
+        field += ch;
+      }
+    } else if (ch === '"' && field === '' && !quoted) {
+      inQuotes = true;
+      quoted = true;
+    } else if (ch === ',') endField();
+    else if (ch === '\n' || ch === '\r') {
+      if (ch === '\r' && text[i + 1] === '\n') i++;
+      endField();
+      if (fields.length > 1 || fields[0] !== null) records.push({ fields, line: start });
+      fields = [];
+      line++;
+      start = line;
+    } else field += ch;
+  }
+  if (inQuotes) throw new InvalidArgumentError(`${path}: unterminated quoted value starting at line ${start}`);
+  endField();
+  if (fields.length > 1 || fields[0] !== null) records.push({ fields, line: start });
+  return records;
+}
+
 function parseCell(cell: string): unknown {
-  if (cell === '') return null;
+  if (cell === '') return '';
   if (/^[+-]?\d+(\.\d+)?([eE][+-]?\d+)?$/.test(cell)) return Number(cell);
   if (cell === 'true' || cell === 'false') return cell === 'true';
   return cell;
@@ -55,6 +104,20 @@ function parseEntity(text: string, rows: Record<string, unknown>[] = []): Record
     row[pair.slice(0, at)] = parseCell(pair.slice(at + 1));
   }
   return [...rows, row];
+}
+
+/**
+ * Entity rows of a retrieval from a file. CSV, JSON Lines and Parquet are added (streamed, never read
+ * whole) as a version of dataset `dataset`, which the retrieval then reads — and which becomes a
+ * parent of the training set; a JSON array is read and sent with the request.
+ */
+async function entityInput(client: MloopApi, file: string, dataset: string): Promise<{ entity_rows?: Record<string, unknown>[]; entity_dataset?: string }> {
+  const format = formatFromFileName(file);
+  if (!format) return { entity_rows: await readRows(file) };
+  const info = await stat(file).catch(() => undefined);
+  if (!info?.isFile()) throw new InvalidArgumentError(`no such file: ${file}`);
+  const added = await client.addDatasetVersion(dataset, createReadStream(file), { format, source: basename(file), size: info.size });
+  return { entity_dataset: `${dataset}@${added.version.version}` };
 }
 
 function collect(value: string, previous: string[] = []): string[] {
@@ -143,23 +206,27 @@ export function registerFeatureCommands(program: Command): void {
     .description('point-in-time join of features onto entity rows, saved as a dataset version')
     .option('--service <name>', 'a feature service')
     .option('--feature <view:feature>', 'a feature (repeatable)', collect)
-    .option('--entities <file>', 'entity rows: .jsonl, .json or .csv with keys, event time and labels')
+    .option('--entities <file>', 'entity rows: .csv, .jsonl or .parquet (added as a dataset version, streamed) or .json, with keys, event time and labels')
+    .option('--entities-as <dataset>', 'dataset the --entities file is added to (default: the saved dataset\'s name + "-entities")')
     .option('--entity-dataset <name[@version]>', 'or a dataset of entity rows')
     .option('--timestamp-column <name>', 'event-time column of the entity rows', 'event_timestamp')
     .option('--save-as <dataset>', 'dataset to save the result as')
     .option('--rows <n>', 'print up to n result rows', parseIntOption('--rows'))
     .option('--full-names', 'name columns view__feature')
-    .action(async (options: ClientOptions & { service?: string; feature?: string[]; entities?: string; entityDataset?: string; timestampColumn: string; saveAs?: string; rows?: number; fullNames?: boolean }) => {
+    .action(async (options: ClientOptions & { service?: string; feature?: string[]; entities?: string; entitiesAs?: string; entityDataset?: string; timestampColumn: string; saveAs?: string; rows?: number; fullNames?: boolean }) => {
       if ((options.entities === undefined) === (options.entityDataset === undefined)) throw new InvalidArgumentError('give --entities FILE or --entity-dataset NAME[@VERSION]');
+      const selected = selector(options);
+      const client = clientOf(options);
+      const saveAs = options.saveAs ?? `features-${options.service ?? 'adhoc'}`;
+      const entities = options.entities ? await entityInput(client, options.entities, options.entitiesAs ?? `${saveAs}-entities`) : { entity_dataset: options.entityDataset };
       const body = {
-        ...selector(options),
-        entity_rows: options.entities ? await readRows(options.entities) : undefined,
-        entity_dataset: options.entityDataset,
+        ...selected,
+        ...entities,
         timestamp_column: options.timestampColumn,
-        save_as: options.saveAs,
+        save_as: saveAs,
         return_rows: options.rows,
       };
-      const result = (await clientOf(options).retrieveFeatures(body, progressPrinter())) as { dataset: { name: string; version: string }; row_count: number; rows?: object[]; columns: string[] };
+      const result = (await client.retrieveFeatures(body, progressPrinter())) as { dataset: { name: string; version: string }; row_count: number; rows?: object[]; columns: string[] };
       print(result, options, (r) => {
         const head = `saved ${r.row_count} rows as ${r.dataset.name}@${r.dataset.version}`;
         return r.rows ? `${head}\n${table(r.rows, r.columns)}` : head;
