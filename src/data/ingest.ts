@@ -18,6 +18,7 @@ import { createReadStream } from 'node:fs';
 import { open, rm, stat } from 'node:fs/promises';
 import { isUtf8 } from 'node:buffer';
 import { join } from 'node:path';
+import { parseCsv } from '../core/csv.ts';
 import { MloopError } from '../core/errors.ts';
 import { newHexId } from '../core/ids.ts';
 import type { DuckDb, DuckDbConnection } from '../storage/duckdb/engine.ts';
@@ -238,33 +239,16 @@ async function readCsvHeader(path: string, label: string): Promise<string[]> {
     } catch {
       throw dataError(label, 'invalid UTF-8 at line 1 (the header): the file must be UTF-8 encoded');
     }
-    return splitCsvRecord(text);
+    let header: readonly (string | null)[];
+    try {
+      header = parseCsv(text)[0]?.fields ?? [''];
+    } catch (error) {
+      throw dataError(label, `${(error as Error).message.replace(/^file: /, '')} (the header)`);
+    }
+    return header.map((name) => name ?? '');
   } finally {
     await handle.close();
   }
-}
-
-/** Splits one CSV record (RFC 4180 quoting). */
-export function splitCsvRecord(text: string): string[] {
-  const fields: string[] = [];
-  let field = '';
-  let inQuotes = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
-    if (inQuotes) {
-      if (ch === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (ch === '"') inQuotes = false;
-      else field += ch;
-    } else if (ch === '"') inQuotes = true;
-    else if (ch === ',') {
-      fields.push(field);
-      field = '';
-    } else field += ch;
-  }
-  fields.push(field);
-  return fields;
 }
 
 /**

@@ -4,6 +4,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import type { FeatureProgress, MloopApi } from '../../sdk/client.ts';
+import { parseCsv } from '../../core/csv.ts';
 import { clientOf, withClientOptions } from '../context.ts';
 import { keyValues, print, table } from '../output.ts';
 import { formatFromFileName } from './data.ts';
@@ -34,58 +35,10 @@ export async function readRows(path: string): Promise<Record<string, unknown>[]>
     if (!names) return [];
     return records.map(({ fields, line }) => {
       if (fields.length !== names.fields.length) throw new InvalidArgumentError(`${path}: line ${line} has ${fields.length} fields, the header ${names.fields.length}`);
-      return Object.fromEntries(names.fields.map((n, c) => [n, fields[c] === null ? null : parseCell(fields[c])]));
+      return Object.fromEntries(names.fields.map((n, c) => [n ?? '', fields[c] === null ? null : parseCell(fields[c]!)]));
     });
   }
   throw new InvalidArgumentError(`${path}: expected a .jsonl, .json or .csv file`);
-}
-
-/**
- * Splits RFC 4180 CSV (comma, `"` quoting with `""` inside, quoted line breaks) into records with the
- * line each starts on. An empty unquoted field is null, a quoted `""` the empty string (as datasets
- * read CSV); blank lines are skipped.
- */
-function parseCsv(text: string, path: string): { fields: (string | null)[]; line: number }[] {
-  const records: { fields: (string | null)[]; line: number }[] = [];
-  let fields: (string | null)[] = [];
-  let field = '';
-  let quoted = false;
-  let inQuotes = false;
-  let line = 1;
-  let start = 1;
-  const endField = () => {
-    fields.push(quoted || field !== '' ? field : null);
-    field = '';
-    quoted = false;
-  };
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
-    if (inQuotes) {
-      if (ch === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (ch === '"') inQuotes = false;
-      else {
-        if (ch === '\n') line++;
-        field += ch;
-      }
-    } else if (ch === '"' && field === '' && !quoted) {
-      inQuotes = true;
-      quoted = true;
-    } else if (ch === ',') endField();
-    else if (ch === '\n' || ch === '\r') {
-      if (ch === '\r' && text[i + 1] === '\n') i++;
-      endField();
-      if (fields.length > 1 || fields[0] !== null) records.push({ fields, line: start });
-      fields = [];
-      line++;
-      start = line;
-    } else field += ch;
-  }
-  if (inQuotes) throw new InvalidArgumentError(`${path}: unterminated quoted value starting at line ${start}`);
-  endField();
-  if (fields.length > 1 || fields[0] !== null) records.push({ fields, line: start });
-  return records;
 }
 
 function parseCell(cell: string): unknown {
