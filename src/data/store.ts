@@ -98,15 +98,7 @@ export class DatasetStore {
 
   /** The newest version of a dataset (ties broken by version id), or undefined. */
   latestVersion(db: Db, project: string, name: string): Promise<VersionSummaryRow | undefined> {
-    return db
-      .selectFrom('dataset_versions')
-      .select(SUMMARY_COLUMNS)
-      .where('project', '=', project)
-      .where('name', '=', name)
-      .orderBy('created_at', 'desc')
-      .orderBy('version', 'desc')
-      .limit(1)
-      .executeTakeFirst();
+    return newestFirst(db, project, name).limit(1).executeTakeFirst();
   }
 
   /** Versions whose id starts with `prefix` (at most `limit`). */
@@ -141,14 +133,7 @@ export class DatasetStore {
 
   /** Versions of a dataset, newest first. */
   listVersions(db: Db, project: string, name: string): Promise<VersionSummaryRow[]> {
-    return db
-      .selectFrom('dataset_versions')
-      .select(SUMMARY_COLUMNS)
-      .where('project', '=', project)
-      .where('name', '=', name)
-      .orderBy('created_at', 'desc')
-      .orderBy('version', 'desc')
-      .execute();
+    return newestFirst(db, project, name).execute();
   }
 
   /** Inserts a version with its parents; a duplicate surfaces as the store's unique violation. */
@@ -263,4 +248,15 @@ export class DatasetStore {
   validation(db: Db, project: string, id: string): Promise<ValidationRow | undefined> {
     return db.selectFrom('dataset_validations').selectAll().where('project', '=', project).where('id', '=', id).executeTakeFirst();
   }
+}
+
+/** The versions of a dataset without profiles, newest first (ties broken by version id). */
+function newestFirst(db: Db, project: string, name: string) {
+  return db
+    .selectFrom('dataset_versions')
+    .select(SUMMARY_COLUMNS)
+    .where('project', '=', project)
+    .where('name', '=', name)
+    .orderBy('created_at', 'desc')
+    .orderBy('version', 'desc');
 }
