@@ -394,6 +394,20 @@ for (const backend of metadataBackends()) {
         await ok(post('runs/log-batch', { run_id: runId }));
       });
 
+      it('stores the same points whether numbers come plain or in their protobuf-JSON string forms', async () => {
+        const plain = (await newRun(await newExperiment())).info.run_id;
+        const strings = (await newRun(await newExperiment())).info.run_id;
+        await ok(post('runs/log-batch', { run_uuid: plain, metrics: [{ key: 'm', value: 1.5, timestamp: 7, step: 2 }, { key: 'm', value: -1, timestamp: 8 }] }));
+        await ok(post('runs/log-batch', { run_uuid: strings, metrics: [{ key: 'm', value: '1.5', timestamp: '7', step: '2' }, { key: 'm', value: -1, timestamp: 8, extra: true }] }));
+        const history = async (runId: string) => (await ok(get('metrics/get-history', { run_id: runId, metric_key: 'm' }))).metrics;
+        assert.deepEqual(await history(plain), [
+          { key: 'm', value: -1, timestamp: 8, step: 0 },
+          { key: 'm', value: 1.5, timestamp: 7, step: 2 },
+        ]);
+        assert.deepEqual(await history(strings), await history(plain));
+        await fails(post('runs/log-batch', { run_id: plain, metrics: [{ key: 'm', value: 1, timestamp: 1, step: 0.5 }] }), 400, 'INVALID_PARAMETER_VALUE', /metrics\[0\]\.step/);
+      });
+
       it('enforces MLflow batch limits and writes nothing from a rejected batch', async () => {
         const run = await newRun(await newExperiment());
         const runId = run.info.run_id;

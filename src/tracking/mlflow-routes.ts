@@ -104,6 +104,30 @@ const schemas = {
   metricHistory: z.object({ ...runRef, metric_key: str(), max_results: int64.optional(), page_token: str().optional() }),
 };
 
+/** What the `log-batch` route passes on to the service. */
+type LogBatchBody = z.output<typeof schemas.logBatch>;
+
+/**
+ * The `log-batch` body as {@link schemas.logBatch} would parse it, when every field already has its
+ * plain form (ids and keys as strings, metric values as JSON numbers, timestamps and steps as
+ * integers); otherwise undefined, and zod parses it (and words any error). A batch of 1,000 points
+ * is checked here in a few microseconds, where zod's parse of it is a tenth of the request.
+ */
+function plainLogBatch(body: unknown): LogBatchBody | undefined {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return undefined;
+  const { run_id, run_uuid, metrics, params, tags } = body as Record<string, unknown>;
+  if ((run_id !== undefined && typeof run_id !== 'string') || (run_uuid !== undefined && typeof run_uuid !== 'string')) return undefined;
+  if (params !== undefined || tags !== undefined || !Array.isArray(metrics)) return undefined;
+  const out: LogBatchBody['metrics'] & object = new Array(metrics.length);
+  for (let i = 0; i < metrics.length; i++) {
+    const m = metrics[i] as { key?: unknown; value?: unknown; timestamp?: unknown; step?: unknown } | null;
+    if (typeof m !== 'object' || m === null || typeof m.key !== 'string' || typeof m.value !== 'number') return undefined;
+    if (!Number.isInteger(m.timestamp) || (m.step !== undefined && !Number.isInteger(m.step))) return undefined;
+    out[i] = { key: m.key, value: m.value, timestamp: m.timestamp as number, step: m.step as number | undefined };
+  }
+  return { run_id, run_uuid, metrics: out };
+}
+
 function contentLength(request: FastifyRequest): number {
   const header = request.headers['content-length'];
   return header === undefined ? 0 : Number(header) || 0;
@@ -231,7 +255,7 @@ export async function trackingMlflowRoutes(app: FastifyInstance, deps: { trackin
 
   app.post('/runs/log-batch', async (request, reply) => {
     validateBatchRequestSize(contentLength(request));
-    const input = requestInput(request, schemas.logBatch);
+    const input = plainLogBatch(request.body) ?? requestInput(request, schemas.logBatch);
     const metrics = input.metrics ?? [];
     for (const m of metrics) if (m.step === undefined) m.step = 0;
     await tracking.logBatch(requestContext(request), runIdOf(input), {
