@@ -2,16 +2,13 @@
  * MLflow's proxied artifact routes (`/api/2.0/mlflow-artifacts/artifacts...`) and the run artifact
  * listing `/api/2.0/mlflow/artifacts/list`, thin over {@link ArtifactService}.
  */
-import { PassThrough } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { invalidParam, isMloopError } from '../core/errors.ts';
 import { requestContext, requestInput, sendMlflowJson } from '../server/http.ts';
+import { streamRequestBody } from '../server/upload.ts';
 import type { ArtifactService } from './artifacts.ts';
 import type { TrackingService } from './service.ts';
-
-/** Buffer between the socket and the blob store: large enough to keep the disk busy, small enough to stay bounded. */
-const UPLOAD_HIGH_WATER_MARK = 1024 * 1024;
 
 const listQuery = z.object({ path: z.string().optional() });
 
@@ -47,30 +44,7 @@ function attachment(fileName: string): string {
 /** Uploads the request body, streaming; see {@link ArtifactService.upload}. */
 async function upload(request: FastifyRequest, reply: FastifyReply, artifacts: ArtifactService): Promise<FastifyReply> {
   const path = wildcardPath(request);
-  const lengthHeader = request.headers['content-length'];
-  const declared = lengthHeader === undefined ? undefined : Number(lengthHeader);
-  // The store may abandon its input part-way (413); a pass-through keeps that from destroying the
-  // socket, so the client still receives the error.
-  const raw = request.raw;
-  const body = new PassThrough({ highWaterMark: UPLOAD_HIGH_WATER_MARK });
-  const onClose = () => {
-    if (!raw.complete) body.destroy(new Error('client closed the connection during the upload'));
-  };
-  const onError = (error: Error) => body.destroy(error);
-  raw.once('close', onClose);
-  raw.once('error', onError);
-  try {
-    if (declared === undefined || declared > 0) raw.pipe(body);
-    else body.end();
-    await artifacts.upload(requestContext(request), path, body, Number.isFinite(declared) ? declared : undefined);
-  } catch (error) {
-    raw.unpipe(body);
-    if (!raw.complete) void reply.header('connection', 'close');
-    throw error;
-  } finally {
-    raw.off('close', onClose);
-    raw.off('error', onError);
-  }
+  await streamRequestBody(request, reply, (body) => artifacts.upload(requestContext(request), path, body.stream, body.declaredBytes));
   return sendMlflowJson(reply, {});
 }
 
