@@ -37,44 +37,21 @@ export class MloopClient {
     this.#project = options.project;
   }
 
-  /** Sends a request to `/api/v1{path}` and returns the parsed JSON answer. */
+  /** Sends a request with a JSON body (when given) to `/api/v1{path}` and returns the parsed JSON answer. */
   async request<T>(method: string, path: string, options: { query?: Query; body?: unknown } = {}): Promise<T> {
-    const url = new URL(`${this.url}/api/v1${path}`);
-    for (const [key, value] of Object.entries(options.query ?? {})) {
-      if (value === undefined) continue;
-      if (Array.isArray(value)) for (const v of value) url.searchParams.append(key, v);
-      else url.searchParams.set(key, String(value));
-    }
-    const headers: Record<string, string> = { accept: 'application/json' };
-    if (options.body !== undefined) headers['content-type'] = 'application/json';
-    if (this.#project) headers['x-mloop-project'] = this.#project;
-    let response: Response;
-    try {
-      response = await fetch(url, {
-        method,
-        headers,
-        body: options.body === undefined ? undefined : JSON.stringify(options.body),
-      });
-    } catch (error) {
-      throw new MloopClientError(`cannot reach mloop server at ${this.url}: ${(error as Error).message}`, 0, 'UNREACHABLE');
-    }
+    const response = await this.send(method, path, {
+      query: options.query,
+      body: options.body === undefined ? undefined : new TextEncoder().encode(JSON.stringify(options.body)),
+      headers: { accept: 'application/json', ...(options.body === undefined ? {} : { 'content-type': 'application/json' }) },
+    });
     const text = await response.text();
-    const parsed: unknown = text === '' ? undefined : safeJson(text);
-    if (!response.ok) {
-      const problem = (parsed ?? {}) as { detail?: string; title?: string; code?: string; errors?: { field: string; reason: string }[] };
-      throw new MloopClientError(
-        problem.detail ?? problem.title ?? `HTTP ${response.status}`,
-        response.status,
-        problem.code ?? `HTTP_${response.status}`,
-        problem.errors ?? [],
-      );
-    }
-    return parsed as T;
+    return (text === '' ? undefined : safeJson(text)) as T;
   }
 
   /**
    * Sends a request with a raw body (a buffer or a stream, e.g. a data file) or for a raw answer;
-   * returns the response once its status is known to be a success. Errors as {@link request}.
+   * returns the response once its status is known to be a success. A failure is a
+   * {@link MloopClientError} carrying the problem details the server answered, or `UNREACHABLE`.
    */
   async send(
     method: string,
@@ -102,12 +79,13 @@ export class MloopClient {
       throw new MloopClientError(`cannot reach mloop server at ${this.url}: ${(error as Error).message}`, 0, 'UNREACHABLE');
     }
     if (!response.ok) {
-      const parsed = safeJson(await response.text()) as { detail?: string; title?: string; code?: string; errors?: { field: string; reason: string }[] };
+      const text = await response.text();
+      const problem = (text === '' ? {} : safeJson(text)) as { detail?: string; title?: string; code?: string; errors?: { field: string; reason: string }[] };
       throw new MloopClientError(
-        parsed.detail ?? parsed.title ?? `HTTP ${response.status}`,
+        problem.detail || problem.title || `HTTP ${response.status}`,
         response.status,
-        parsed.code ?? `HTTP_${response.status}`,
-        parsed.errors ?? [],
+        problem.code ?? `HTTP_${response.status}`,
+        problem.errors ?? [],
       );
     }
     return response;
@@ -130,50 +108,62 @@ export interface ListOptions {
 
 /** The typed operations of the tracking and registry APIs. */
 export class MloopApi extends MloopClient {
+  /** A page of experiments matching an MLflow filter (active ones unless `viewType` says otherwise). */
   listExperiments(options: ListOptions = {}): Promise<{ experiments: Experiment[] } & Page> {
     return this.request('GET', '/experiments', { query: listQuery(options) });
   }
 
+  /** Creates an experiment; its artifacts go under `artifact_location` (the server's artifact root by default). */
   createExperiment(input: { name: string; artifact_location?: string; tags?: Record<string, string> }): Promise<Experiment> {
     return this.request('POST', '/experiments', { body: input });
   }
 
+  /** One experiment with its tags. */
   getExperiment(id: string): Promise<Experiment> {
     return this.request('GET', `/experiments/${encodeURIComponent(id)}`);
   }
 
+  /** A page of the runs of `experimentIds` matching an MLflow filter. */
   listRuns(experimentIds: readonly string[], options: ListOptions = {}): Promise<{ runs: Run[] } & Page> {
     return this.request('GET', '/runs', { query: { experiment_id: experimentIds, ...listQuery(options) } });
   }
 
+  /** One run: info, params, latest metrics, tags and dataset inputs. */
   getRun(id: string): Promise<Run> {
     return this.request('GET', `/runs/${encodeURIComponent(id)}`);
   }
 
+  /** Every logged point of metric `key` of a run. */
   getMetricHistory(runId: string, key: string): Promise<{ metrics: Metric[] }> {
     return this.request('GET', `/runs/${encodeURIComponent(runId)}/metrics/${encodeURIComponent(key)}`);
   }
 
+  /** A page of registered models matching an MLflow filter. */
   listModels(options: ListOptions = {}): Promise<{ models: Record<string, unknown>[] } & Page> {
     return this.request('GET', '/models', { query: listQuery(options) });
   }
 
+  /** One registered model with its latest versions, tags and aliases. */
   getModel(name: string): Promise<Record<string, unknown>> {
     return this.request('GET', `/models/${encodeURIComponent(name)}`);
   }
 
+  /** Every version of a registered model, newest first. */
   listModelVersions(name: string): Promise<{ versions: Record<string, unknown>[] }> {
     return this.request('GET', `/models/${encodeURIComponent(name)}/versions`);
   }
 
+  /** Points `alias` at `version` of model `name`; resolves that version. */
   setAlias(name: string, alias: string, version: string): Promise<Record<string, unknown>> {
     return this.request('PUT', `/models/${encodeURIComponent(name)}/aliases/${encodeURIComponent(alias)}`, { body: { version } });
   }
 
+  /** The version `alias` of model `name` points at. */
   getAlias(name: string, alias: string): Promise<Record<string, unknown>> {
     return this.request('GET', `/models/${encodeURIComponent(name)}/aliases/${encodeURIComponent(alias)}`);
   }
 
+  /** Removes `alias` of model `name`. */
   deleteAlias(name: string, alias: string): Promise<void> {
     return this.request('DELETE', `/models/${encodeURIComponent(name)}/aliases/${encodeURIComponent(alias)}`);
   }
