@@ -22,7 +22,9 @@ describe('mloop command tree', () => {
     const top = await runCli(['--help']);
     assert.equal(top.code, 0);
     for (const name of ['server', 'experiments', 'runs', 'models']) assert.match(top.stdout, new RegExp(`\\b${name}\\b`));
-    for (const { path } of commands) {
+    // Every command is listed by `mloop --help`, and every group's help lists its subcommands.
+    for (const command of buildProgram().commands) assert.match(top.stdout, new RegExp(`^  ${command.name()}\\b`, 'm'), command.name());
+    for (const { path, command } of commands) {
       let written = '';
       const program = buildProgram();
       const capture = (c: Command) => {
@@ -32,6 +34,7 @@ describe('mloop command tree', () => {
       capture(program);
       await assert.rejects(program.parseAsync(['node', 'mloop', ...path, '--help']), (e: { code?: string }) => e.code === 'commander.helpDisplayed');
       assert.match(written, new RegExp(`^Usage: mloop ${path.join(' ')}`), path.join(' '));
+      for (const sub of command.commands) assert.match(written, new RegExp(`^  ${sub.name()}\\b`, 'm'), `${path.join(' ')} ${sub.name()}`);
     }
   });
 

@@ -2,32 +2,23 @@
 import type { Command } from 'commander';
 import { clientOf, withClientOptions } from '../context.ts';
 import { keyValues, print, table } from '../output.ts';
-import { parseIntOption, parseTags, type ClientOptions } from './options.ts';
+import { listOptionsOf, nextPageHint, parseTags, withListOptions, type ClientOptions, type ListCommandOptions } from './options.ts';
 
 /** Registers `mloop experiments ...`. */
 export function registerExperimentCommands(program: Command): void {
   const experiments = program.command('experiments').description('experiments of the tracking server');
 
-  withClientOptions(experiments.command('list'))
-    .description('list experiments')
-    .option('--filter <expr>', "MLflow filter, e.g. \"name LIKE 'churn%'\"")
-    .option('--order-by <clause...>', 'e.g. "name ASC"')
-    .option('--max-results <n>', 'page size', parseIntOption('--max-results'))
-    .option('--page-token <token>', 'token of the page to fetch')
-    .option('--all', 'include deleted experiments')
-    .action(async (options: ClientOptions & { filter?: string; orderBy?: string[]; maxResults?: number; pageToken?: string; all?: boolean }) => {
-      const page = await clientOf(options).listExperiments({
-        filter: options.filter,
-        orderBy: options.orderBy,
-        maxResults: options.maxResults,
-        pageToken: options.pageToken,
-        viewType: options.all ? 'ALL' : undefined,
-      });
-      print(page, options, (p) => {
-        const rows = p.experiments.map((e) => ({ id: e.experiment_id, name: e.name, stage: e.lifecycle_stage, artifact_location: e.artifact_location }));
-        return table(rows, ['id', 'name', 'stage', 'artifact_location']) + (p.next_page_token ? `\nnext page: --page-token ${p.next_page_token}` : '');
-      });
+  withListOptions(withClientOptions(experiments.command('list')).description('list experiments'), {
+    filter: "name LIKE 'churn%'",
+    orderBy: 'name ASC',
+    deleted: 'experiments',
+  }).action(async (options: ClientOptions & ListCommandOptions) => {
+    const page = await clientOf(options).listExperiments(listOptionsOf(options));
+    print(page, options, (p) => {
+      const rows = p.experiments.map((e) => ({ id: e.experiment_id, name: e.name, stage: e.lifecycle_stage, artifact_location: e.artifact_location }));
+      return table(rows, ['id', 'name', 'stage', 'artifact_location']) + nextPageHint(p.next_page_token);
     });
+  });
 
   withClientOptions(experiments.command('create'))
     .description('create an experiment')

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { clientOf, withClientOptions } from '../context.ts';
 import { keyValues, print, table } from '../output.ts';
-import { parseIntOption, type ClientOptions } from './options.ts';
+import { listOptionsOf, nextPageHint, withListOptions, type ClientOptions, type ListCommandOptions } from './options.ts';
 
 type Row = Record<string, unknown>;
 
@@ -10,23 +10,21 @@ type Row = Record<string, unknown>;
 export function registerModelCommands(program: Command): void {
   const models = program.command('models').description('registered models and their versions');
 
-  withClientOptions(models.command('list'))
-    .description('list registered models')
-    .option('--filter <expr>', "MLflow filter, e.g. \"name LIKE 'churn%'\"")
-    .option('--max-results <n>', 'page size', parseIntOption('--max-results'))
-    .option('--page-token <token>', 'token of the page to fetch')
-    .action(async (options: ClientOptions & { filter?: string; maxResults?: number; pageToken?: string }) => {
-      const page = await clientOf(options).listModels({ filter: options.filter, maxResults: options.maxResults, pageToken: options.pageToken });
-      print(page, options, (p) => {
-        const rows = p.models.map((m) => ({
-          name: m.name,
-          latest: ((m.latest_versions as Row[] | undefined) ?? []).map((v) => v.version).join(','),
-          aliases: ((m.aliases as Row[] | undefined) ?? []).map((a) => `${a.alias}->${a.version}`).join(' '),
-          description: m.description,
-        }));
-        return table(rows, ['name', 'latest', 'aliases', 'description']) + (p.next_page_token ? `\nnext page: --page-token ${p.next_page_token}` : '');
-      });
+  withListOptions(withClientOptions(models.command('list')).description('list registered models'), {
+    filter: "name LIKE 'churn%'",
+    orderBy: 'last_updated_timestamp DESC',
+  }).action(async (options: ClientOptions & ListCommandOptions) => {
+    const page = await clientOf(options).listModels(listOptionsOf(options));
+    print(page, options, (p) => {
+      const rows = p.models.map((m) => ({
+        name: m.name,
+        latest: ((m.latest_versions as Row[] | undefined) ?? []).map((v) => v.version).join(','),
+        aliases: ((m.aliases as Row[] | undefined) ?? []).map((a) => `${a.alias}->${a.version}`).join(' '),
+        description: m.description,
+      }));
+      return table(rows, ['name', 'latest', 'aliases', 'description']) + nextPageHint(p.next_page_token);
     });
+  });
 
   withClientOptions(models.command('get'))
     .description('show a registered model and its versions')

@@ -3,43 +3,28 @@ import type { Command } from 'commander';
 import type { Run } from '../../tracking/domain.ts';
 import { clientOf, withClientOptions } from '../context.ts';
 import { keyValues, print, table } from '../output.ts';
-import { parseIntOption, type ClientOptions } from './options.ts';
+import { listOptionsOf, nextPageHint, withListOptions, type ClientOptions, type ListCommandOptions } from './options.ts';
 
 /** Registers `mloop runs ...`. */
 export function registerRunCommands(program: Command): void {
   const runs = program.command('runs').description('runs of the tracking server');
 
-  withClientOptions(runs.command('list'))
-    .description('search runs of one or more experiments')
-    .option('-e, --experiment <id...>', 'experiment ids', ['0'])
-    .option('--filter <expr>', 'MLflow filter, e.g. "metrics.rmse < 0.5 AND params.model = \'gbt\'"')
-    .option('--order-by <clause...>', 'e.g. "metrics.rmse ASC"')
-    .option('--max-results <n>', 'page size', parseIntOption('--max-results'))
-    .option('--page-token <token>', 'token of the page to fetch')
-    .option('--all', 'include deleted runs')
-    .action(
-      async (
-        options: ClientOptions & { experiment: string[]; filter?: string; orderBy?: string[]; maxResults?: number; pageToken?: string; all?: boolean },
-      ) => {
-        const page = await clientOf(options).listRuns(options.experiment, {
-          filter: options.filter,
-          orderBy: options.orderBy,
-          maxResults: options.maxResults,
-          pageToken: options.pageToken,
-          viewType: options.all ? 'ALL' : undefined,
-        });
-        print(page, options, (p) => {
-          const rows = p.runs.map((r) => ({
-            run_id: r.info.run_id,
-            name: r.info.run_name,
-            status: r.info.status,
-            started: new Date(r.info.start_time).toISOString(),
-            metrics: r.data.metrics.map((m) => `${m.key}=${formatNumber(m.value)}`).join(' '),
-          }));
-          return table(rows, ['run_id', 'name', 'status', 'started', 'metrics']) + (p.next_page_token ? `\nnext page: --page-token ${p.next_page_token}` : '');
-        });
-      },
-    );
+  withListOptions(
+    withClientOptions(runs.command('list')).description('search runs of one or more experiments').option('-e, --experiment <id...>', 'experiment ids', ['0']),
+    { filter: "metrics.rmse < 0.5 AND params.model = 'gbt'", orderBy: 'metrics.rmse ASC', deleted: 'runs' },
+  ).action(async (options: ClientOptions & ListCommandOptions & { experiment: string[] }) => {
+    const page = await clientOf(options).listRuns(options.experiment, listOptionsOf(options));
+    print(page, options, (p) => {
+      const rows = p.runs.map((r) => ({
+        run_id: r.info.run_id,
+        name: r.info.run_name,
+        status: r.info.status,
+        started: new Date(r.info.start_time).toISOString(),
+        metrics: r.data.metrics.map((m) => `${m.key}=${formatNumber(m.value)}`).join(' '),
+      }));
+      return table(rows, ['run_id', 'name', 'status', 'started', 'metrics']) + nextPageHint(p.next_page_token);
+    });
+  });
 
   withClientOptions(runs.command('get'))
     .description('show one run: info, params, latest metrics, tags, inputs')
