@@ -30,7 +30,7 @@ for (const backend of metadataBackends()) {
     const expected: { id: string; rmse: number; mae: number; start: number }[] = [];
     before(async () => {
       opened = await backend.open();
-      tracking = new TrackingService({ metadata: opened.store, blobs: undefined as never, clock: systemClock, maxArtifactBytes: 0 });
+      tracking = new TrackingService({ metadata: opened.store, clock: systemClock });
       experimentId = (await tracking.createExperiment(systemContext(), { name: 'scale' })).experiment_id;
       const other = (await tracking.createExperiment(systemContext(), { name: 'scale-other' })).experiment_id;
       // Bulk setup straight into the tables: 20,000 runs (half in another experiment), 2 metrics and a param each.

@@ -57,9 +57,7 @@ export function createServices(deps: ServiceDeps): Services {
   });
   const tracking = new TrackingService({
     metadata: deps.metadata,
-    blobs: deps.blobs,
     clock: deps.clock,
-    maxArtifactBytes: deps.config.maxArtifactBytes,
     datasetInputs: runDatasetInputs(datasets),
   });
   const registry = new RegistryService({

@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { invalidParam, isMloopError } from '../core/errors.ts';
+import { invalidParam } from '../core/errors.ts';
 import { requestContext, requestInput, sendMlflowJson } from '../server/http.ts';
 import { streamRequestBody } from '../server/upload.ts';
 import type { ArtifactService } from './artifacts.ts';
@@ -85,21 +85,10 @@ export async function trackingArtifactListRoute(
 ): Promise<void> {
   app.get('/artifacts/list', async (request, reply) => {
     const query = requestInput(request, runListQuery);
-    const runId = (query.run_id ?? query.run_uuid)!;
-    // Check the path before looking up the run so a traversal attempt is refused as such.
+    // The path is checked before the run is looked up, so that a traversal attempt is refused as such.
     if (query.path !== undefined) deps.artifacts.artifactKey(query.path, 'path', true);
-    const run = await deps.tracking.getRun(requestContext(request), runId);
+    const run = await deps.tracking.getRun(requestContext(request), (query.run_id ?? query.run_uuid)!);
     const rootUri = run.info.artifact_uri;
-    try {
-      const files = await deps.artifacts.listRun(rootUri, query.path);
-      return sendMlflowJson(reply, { root_uri: rootUri, files });
-    } catch (error) {
-      // A run whose artifacts live elsewhere (not under this server) lists as empty, as MLflow's
-      // proxy does for a location it cannot serve.
-      if (isMloopError(error) && error.fields.some((f) => f.field === 'artifact_uri')) {
-        return sendMlflowJson(reply, { root_uri: rootUri, files: [] });
-      }
-      throw error;
-    }
+    return sendMlflowJson(reply, { root_uri: rootUri, files: await deps.artifacts.listRun(rootUri, query.path) });
   });
 }

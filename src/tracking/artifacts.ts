@@ -162,11 +162,17 @@ export class ArtifactService {
   /**
    * Lists directory `rawPath` (relative, root when absent) of a run whose artifact root is
    * `artifactUri`; paths come back relative to the run's artifact root, as MLflow's
-   * `artifacts/list` returns them.
+   * `artifacts/list` returns them. A run whose artifacts live elsewhere (a root outside this
+   * server's) lists as empty, as MLflow's proxy lists a location it cannot serve.
    */
   async listRun(artifactUri: string, rawPath: string | undefined): Promise<FileInfo[]> {
-    const root = artifactUriToKey(artifactUri, 'artifact_uri');
     const relative = rawPath === undefined ? '' : this.artifactKey(rawPath, 'path', true);
+    let root: string;
+    try {
+      root = artifactUriToKey(artifactUri, 'artifact_uri');
+    } catch {
+      return [];
+    }
     const entries = await this.deps.blobs.list(joinKey(root, relative));
     return entries.map((entry) => {
       const base = entry.key.slice(entry.key.lastIndexOf('/') + 1);

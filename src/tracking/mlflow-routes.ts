@@ -13,24 +13,31 @@ import { double, int64, str, stringList, tag, viewType } from './wire.ts';
 
 const stringArray = z.array(str(), { error: 'expected a list of strings' });
 
-/** Query-string forms of the search requests: a repeated field given once arrives as a string. */
-const querySchemas = {
-  searchExperiments: z.object({
-    max_results: int64.optional(),
-    page_token: str().optional(),
-    filter: str().optional(),
-    order_by: stringList.optional(),
-    view_type: viewType.optional(),
-  }),
-  searchRuns: z.object({
-    experiment_ids: stringList.optional(),
-    filter: str().optional(),
-    run_view_type: viewType.optional(),
-    max_results: int64.optional(),
-    order_by: stringList.optional(),
-    page_token: str().optional(),
-  }),
-};
+/**
+ * The search requests, in their JSON-body form and in their query-string form (where a repeated
+ * field given once arrives as a string).
+ */
+function searchSchemas<L extends z.ZodType>(list: L) {
+  return {
+    searchExperiments: z.object({
+      max_results: int64.optional(),
+      page_token: str().optional(),
+      filter: str().optional(),
+      order_by: list.optional(),
+      view_type: viewType.optional(),
+    }),
+    searchRuns: z.object({
+      experiment_ids: list.optional(),
+      filter: str().optional(),
+      run_view_type: viewType.optional(),
+      max_results: int64.optional(),
+      order_by: list.optional(),
+      page_token: str().optional(),
+    }),
+  };
+}
+const bodySearch = searchSchemas(stringArray);
+const querySearch = searchSchemas(stringList);
 
 const runRef = { run_id: str().optional(), run_uuid: str().optional() };
 
@@ -46,13 +53,6 @@ const experimentId = z.object({ experiment_id: str() });
 const schemas = {
   createExperiment: z.object({ name: str(), artifact_location: str().optional(), tags: z.array(tag).optional() }),
   getByName: z.object({ experiment_name: str() }),
-  searchExperiments: z.object({
-    max_results: int64.optional(),
-    page_token: str().optional(),
-    filter: str().optional(),
-    order_by: stringArray.optional(),
-    view_type: viewType.optional(),
-  }),
   updateExperiment: z.object({ experiment_id: str(), new_name: str() }),
   experimentTag: z.object({ experiment_id: str(), key: str(), value: str().optional().default('') }),
   deleteExperimentTag: z.object({ experiment_id: str(), key: str() }),
@@ -92,14 +92,6 @@ const schemas = {
         }),
       )
       .optional(),
-  }),
-  searchRuns: z.object({
-    experiment_ids: stringArray.optional(),
-    filter: str().optional(),
-    run_view_type: viewType.optional(),
-    max_results: int64.optional(),
-    order_by: stringArray.optional(),
-    page_token: str().optional(),
   }),
   metricHistory: z.object({ ...runRef, metric_key: str(), max_results: int64.optional(), page_token: str().optional() }),
 };
@@ -155,7 +147,7 @@ export async function trackingMlflowRoutes(app: FastifyInstance, deps: { trackin
   });
 
   const searchExperiments = async (request: FastifyRequest, reply: FastifyReply) => {
-    const input = requestInput(request, request.method === 'GET' ? querySchemas.searchExperiments : schemas.searchExperiments);
+    const input = requestInput(request, request.method === 'GET' ? querySearch.searchExperiments : bodySearch.searchExperiments);
     return sendMlflowJson(reply, await tracking.searchExperiments(requestContext(request), input));
   };
   app.get('/experiments/search', searchExperiments);
@@ -277,7 +269,7 @@ export async function trackingMlflowRoutes(app: FastifyInstance, deps: { trackin
   });
 
   const searchRuns = async (request: FastifyRequest, reply: FastifyReply) => {
-    const input = requestInput(request, request.method === 'GET' ? querySchemas.searchRuns : schemas.searchRuns);
+    const input = requestInput(request, request.method === 'GET' ? querySearch.searchRuns : bodySearch.searchRuns);
     return sendMlflowJson(reply, await tracking.searchRuns(requestContext(request), { ...input, experiment_ids: input.experiment_ids ?? [] }));
   };
   app.post('/runs/search', searchRuns);

@@ -8,7 +8,7 @@ import type { RequestContext } from '../core/context.ts';
 import { MloopError, invalidParam, notFound } from '../core/errors.ts';
 import { newHexId } from '../core/ids.ts';
 import { decodePageToken, nextPageToken, parseFilter, parseOrderBy, resolveMaxResults } from '../core/search/index.ts';
-import type { BlobStore, MetadataStore } from '../storage/ports.ts';
+import type { MetadataStore } from '../storage/ports.ts';
 import {
   RUN_STATUSES,
   stagesOf,
@@ -57,10 +57,7 @@ import {
 /** What {@link TrackingService} needs. */
 export interface TrackingDeps {
   readonly metadata: MetadataStore;
-  readonly blobs: BlobStore;
   readonly clock: Clock;
-  /** Largest artifact upload accepted, in bytes. */
-  readonly maxArtifactBytes: number;
   /** Resolves `log-inputs` datasets that name mloop dataset versions; without it they are recorded as given. */
   readonly datasetInputs?: DatasetInputHook;
 }
