@@ -237,7 +237,11 @@ export class TaskChannel {
         if (++spins > SPIN_LIMIT) Atomics.wait(words, W.GENERATION, seen);
       }
       seen = Atomics.load(words, W.GENERATION);
-      if (Atomics.load(words, W.STOP) === 0) {
+      // The stop word is set before the generation that carries it, so it is read here, once: read
+      // again after this task, it could already belong to the next generation, which would then
+      // never be answered.
+      const stop = Atomics.load(words, W.STOP) !== 0;
+      if (!stop) {
         try {
           work();
         } catch {
@@ -246,7 +250,7 @@ export class TaskChannel {
       }
       Atomics.store(words, done, seen);
       Atomics.notify(words, done);
-      if (Atomics.load(words, W.STOP) !== 0) return;
+      if (stop) return;
     }
   }
 
