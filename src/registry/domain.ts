@@ -120,8 +120,8 @@ export function validateTag(key: string, value: string, path = ''): RegistryTag 
       `Invalid value ${JSON.stringify(key)} for parameter '${keyField}' supplied: Names may be treated as files in certain cases, and must not resolve to other names when treated as such.`,
     );
   }
-  if (key.length > LIMITS.tagKey) throw invalidParam(keyField, `'key' exceeds the maximum length of ${LIMITS.tagKey} characters`);
-  if (value.length > LIMITS.tagValue) throw invalidParam(valueField, `'value' exceeds the maximum length of ${LIMITS.tagValue} characters`);
+  if (key.length > LIMITS.tagKey) throw invalidParam(keyField, `'${keyField}' exceeds the maximum length of ${LIMITS.tagKey} characters`);
+  if (value.length > LIMITS.tagValue) throw invalidParam(valueField, `'${valueField}' exceeds the maximum length of ${LIMITS.tagValue} characters`);
   return { key, value };
 }
 

@@ -116,27 +116,31 @@ export class RegistryService {
     return (await this.#models(this.#db, [row]))[0];
   }
 
-  /** Renames a model; its versions, tags and aliases follow (they hang off the surrogate id). */
+  /**
+   * Renames a model; its versions, tags and aliases follow (they hang off the surrogate id). Version
+   * listeners hear of each version once the rename is committed.
+   */
   async renameRegisteredModel(ctx: RequestContext, name: string, newName: string): Promise<RegisteredModel> {
     validateModelName(name);
     validateModelName(newName, 'new_name');
     const now = this.deps.clock.now();
+    let row: ModelRow;
     try {
-      const row = await this.deps.metadata.transaction(async (trx) => {
+      row = await this.deps.metadata.transaction(async (trx) => {
         const model = await this.#model(trx, ctx, name);
         await this.store.updateModel(trx, model.id, { name: newName, last_updated_time: now });
         await this.store.touchVersions(trx, model.id, now);
         return { ...model, name: newName, last_updated_time: now };
       });
-      if (this.#listening('renamed')) {
-        const versions = await this.#versions(this.#db, newName, await this.store.versions(this.#db, row.id));
-        for (const version of versions) for (const l of this.deps.versionListeners!) await l.renamed?.(ctx, version, name);
-      }
-      return (await this.#models(this.#db, [row]))[0];
     } catch (error) {
       if (this.deps.metadata.isUniqueViolation(error)) throw alreadyExists(`Registered Model (name=${newName}) already exists.`);
       throw error;
     }
+    if (this.#listening('renamed')) {
+      const versions = await this.#versions(this.#db, newName, await this.store.versions(this.#db, row.id));
+      for (const version of versions) for (const l of this.deps.versionListeners!) await l.renamed?.(ctx, version, name);
+    }
+    return (await this.#models(this.#db, [row]))[0];
   }
 
   /** Sets (or, given undefined, clears) a model's description. */
