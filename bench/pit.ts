@@ -10,7 +10,9 @@
  *    and lineage recorded). Its profile is computed after the commit; the time until that is done is
  *    reported beside it. The version is deleted between runs (untimed), so every run stores it anew.
  * 2. The limit: a hand-written DuckDB ASOF JOIN of the same files with the same TTL, written to
- *    Parquet, on the same engine. Goal: mloop / limit ≤ 1.5. Beside it, mloop's generated SQL alone,
+ *    Parquet, on the same engine. Goal: mloop / limit ≤ 1.5. Also the same join over the files as
+ *    generated (snappy, TIMESTAMP) before they became canonical versions (zstd, TIMESTAMPTZ), which
+ *    DuckDB reads faster. Beside them, mloop's generated SQL alone,
  *    written as plain Parquet and as canonical Parquet, to separate the engine's share from the rest.
  * 3. pandas `merge_asof(by=, tolerance=)` (Feast's local offline store approach) on the same data,
  *    sort included, data generation excluded.
@@ -36,7 +38,7 @@ import { LocalBlobStore } from '../src/storage/local/blob-store.ts';
 import { SqliteMetadataStore } from '../src/storage/sqlite/metadata-store.ts';
 import { SqliteOnlineStore } from '../src/storage/sqlite/online-store.ts';
 import { tempDir } from '../test/support/backends.ts';
-import { progress, quantile, round, time } from './_stats.ts';
+import { progress, quantile, round } from './_stats.ts';
 
 const SEED = 20240601;
 const ENTITIES = 100_000;
@@ -72,9 +74,22 @@ ms = (time.perf_counter() - start) * 1000
 print(json.dumps({'ms': ms, 'count': int(out['f0'].notna().sum()), 'sum': float(out['f0'].sum()), 'rows': len(out)}))
 `;
 
-/** Median and every run, rounded. */
-function summary(values: readonly number[]) {
-  return { median: round(quantile(values, 0.5)), runs: values.map((x) => round(x)) };
+/** Median and every run, rounded; with the process's CPU time (DuckDB's threads included) beside them. */
+function summary(runs: readonly { ms: number; cpu: number }[]) {
+  return {
+    median: round(quantile(runs.map((r) => r.ms), 0.5)),
+    runs: runs.map((r) => round(r.ms)),
+    cpu_median: round(quantile(runs.map((r) => r.cpu), 0.5)),
+  };
+}
+
+/** Wall-clock and CPU milliseconds of `fn`. */
+async function measure(fn: () => Promise<unknown>): Promise<{ ms: number; cpu: number }> {
+  const cpu = process.cpuUsage();
+  const start = process.hrtime.bigint();
+  await fn();
+  const used = process.cpuUsage(cpu);
+  return { ms: Number(process.hrtime.bigint() - start) / 1e6, cpu: (used.user + used.system) / 1000 };
 }
 
 export async function main(args: string[]): Promise<unknown> {
@@ -127,9 +142,12 @@ export async function main(args: string[]): Promise<unknown> {
 
     const handOut = join(dir.path, 'hand.parquet');
     const ttlCase = (k: number) => `CASE WHEN s.ts >= e.event_timestamp - INTERVAL ${TTL_DAYS} DAY THEN s.f${k} END AS f${k}`;
-    const handSql =
-      `COPY (SELECT e.*, ${Array.from({ length: FEATURES }, (_, k) => ttlCase(k)).join(', ')} FROM read_parquet(${quoteLiteral(entPath)}) e ` +
-      `ASOF LEFT JOIN read_parquet(${quoteLiteral(srcPath)}) s ON e.driver_id = s.driver_id AND e.event_timestamp >= s.ts) TO ${quoteLiteral(handOut)} (FORMAT parquet)`;
+    const handJoin = (entities: string, source: string) =>
+      `COPY (SELECT e.*, ${Array.from({ length: FEATURES }, (_, k) => ttlCase(k)).join(', ')} FROM read_parquet(${quoteLiteral(entities)}) e ` +
+      `ASOF LEFT JOIN read_parquet(${quoteLiteral(source)}) s ON e.driver_id = s.driver_id AND e.event_timestamp >= s.ts) TO ${quoteLiteral(handOut)} (FORMAT parquet)`;
+    const handSql = handJoin(entPath, srcPath);
+    // The same join over the files as generated (snappy, TIMESTAMP), before they became dataset versions.
+    const handRawSql = handJoin(generated.entities, generated.source);
 
     // The SQL mloop generates for this view, alone: the engine's share of the service call.
     const view = resolveView(
@@ -147,11 +165,12 @@ export async function main(args: string[]): Promise<unknown> {
     const canonicalOut = join(dir.path, 'sql-canonical.parquet');
     const declared = { strict: false, columns: ['driver_id', 'event_timestamp', 'label', ...view.rowFeatures.map((f) => f.spec.name)].map((name) => ({ name, nullable: true })) };
 
-    const product: number[] = [];
-    const withProfile: number[] = [];
-    const hand: number[] = [];
-    const sqlPlain: number[] = [];
-    const sqlCanonical: number[] = [];
+    const product: { ms: number; cpu: number }[] = [];
+    const withProfile: { ms: number; cpu: number }[] = [];
+    const hand: { ms: number; cpu: number }[] = [];
+    const handRaw: { ms: number; cpu: number }[] = [];
+    const sqlPlain: { ms: number; cpu: number }[] = [];
+    const sqlCanonical: { ms: number; cpu: number }[] = [];
     let firstRun: number | undefined;
     let savedCheck: { rows: number; count: number; sum: number } | undefined;
     const check = async (path: string) => {
@@ -162,28 +181,30 @@ export async function main(args: string[]): Promise<unknown> {
     for (let r = 0; r <= runs; r++) {
       progress(`run ${r}/${runs}: mloop retrieve → saved version`);
       let saved!: { name: string; version: string };
-      const ms = await time(async () => {
+      const retrieved = await measure(async () => {
         saved = (await features.retrieve(ctx, { feature_service: 'model', entity_dataset: 'entity_rows', save_as: 'training' })).dataset;
       });
-      const profiled = ms + (await time(() => datasets.settled()));
-      if (r === 0) firstRun = ms;
+      const profiling = await measure(() => datasets.settled());
+      if (r === 0) firstRun = retrieved.ms;
       else {
-        product.push(ms);
-        withProfile.push(profiled);
+        product.push(retrieved);
+        withProfile.push({ ms: retrieved.ms + profiling.ms, cpu: retrieved.cpu + profiling.cpu });
       }
       savedCheck ??= await check((await datasets.localParquetPath(ctx, saved.name, saved.version)).path);
       await datasets.deleteVersion(ctx, saved.name, saved.version);
       progress(`run ${r}/${runs}: hand-written ASOF JOIN`);
-      const handMs = await time(() => duck.withConnection((c) => c.run(handSql)));
+      const handRawRun = await measure(() => duck.withConnection((c) => c.run(handRawSql)));
+      const handRun = await measure(() => duck.withConnection((c) => c.run(handSql)));
       progress(`run ${r}/${runs}: mloop's generated SQL alone, plain and canonical Parquet`);
-      const plainMs = await time(() => duck.withConnection((c) => c.copyToParquet(`SELECT * EXCLUDE (__rid) FROM (${mloopSql})`, plainOut, { compression: 'snappy' })));
-      const canonicalMs = await time(() =>
+      const plainRun = await measure(() => duck.withConnection((c) => c.copyToParquet(`SELECT * EXCLUDE (__rid) FROM (${mloopSql})`, plainOut, { compression: 'snappy' })));
+      const canonicalRun = await measure(() =>
         duck.withConnection((c) => writeCanonicalQuery(c, { sql: mloopSql, order: '__rid', declared, label: 'bench', output: canonicalOut })),
       );
       if (r > 0) {
-        hand.push(handMs);
-        sqlPlain.push(plainMs);
-        sqlCanonical.push(canonicalMs);
+        hand.push(handRun);
+        handRaw.push(handRawRun);
+        sqlPlain.push(plainRun);
+        sqlCanonical.push(canonicalRun);
       }
     }
     const handCheck = await check(handOut);
@@ -196,8 +217,9 @@ export async function main(args: string[]): Promise<unknown> {
     const pandas: { ms: number; count: number; sum: number; rows: number } | { skipped: string } =
       py.status === 0 ? JSON.parse(py.stdout.trim().split('\n').pop()!) : { skipped: py.stderr.trim().split('\n').pop() ?? 'python failed' };
 
-    const productP50 = quantile(product, 0.5);
-    const handP50 = quantile(hand, 0.5);
+    const productP50 = quantile(product.map((r) => r.ms), 0.5);
+    const handP50 = quantile(hand.map((r) => r.ms), 0.5);
+    const cpuRatio = quantile(product.map((r) => r.cpu), 0.5) / quantile(hand.map((r) => r.cpu), 0.5);
     const same = (a: { count: number; sum: number }, b: { count: number; sum: number }) => a.count === b.count && Math.abs(a.sum - b.sum) <= 1e-9 * Math.abs(b.sum);
     return {
       entity_rows: nEntity,
@@ -210,10 +232,13 @@ export async function main(args: string[]): Promise<unknown> {
       mloop_until_profile_stored_ms: summary(withProfile),
       asof_limit_ms: summary(hand),
       ratio_to_limit: round(productP50 / handP50, 3),
+      asof_limit_generated_files_ms: summary(handRaw),
+      ratio_to_limit_on_generated_files: round(productP50 / quantile(handRaw.map((r) => r.ms), 0.5), 3),
+      cpu_ratio_to_limit: round(cpuRatio, 3),
       goal_ratio: 1.5,
       mloop_sql_plain_parquet_ms: summary(sqlPlain),
       mloop_sql_canonical_parquet_ms: summary(sqlCanonical),
-      ratio_sql_plain_to_limit: round(quantile(sqlPlain, 0.5) / handP50, 3),
+      ratio_sql_plain_to_limit: round(quantile(sqlPlain.map((r) => r.ms), 0.5) / handP50, 3),
       pandas_merge_asof_ms: 'ms' in pandas ? round(pandas.ms) : pandas,
       ratio_pandas_to_mloop: 'ms' in pandas ? round(pandas.ms / productP50, 3) : null,
       checks: {
