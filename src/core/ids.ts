@@ -10,8 +10,3 @@ export function newHexId(): string {
 export function newUuid(): string {
   return randomUUID();
 }
-
-/** True when `value` looks like a {@link newHexId} id. */
-export function isHexId(value: string): boolean {
-  return /^[0-9a-f]{32}$/.test(value);
-}
