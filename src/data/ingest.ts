@@ -708,7 +708,8 @@ async function rowLocation(input: CanonicalizeInput, row: number): Promise<strin
 export async function hashFile(path: string): Promise<{ sha256: string; size: number }> {
   const hash = createHash('sha256');
   let size = 0;
-  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
+  // 1 MiB reads: hashing then runs near the digest's own speed instead of paying per 64 KiB chunk.
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
     hash.update(chunk);
     size += chunk.length;
   }
