@@ -60,8 +60,12 @@ function keyCast(type: 'int' | 'string'): string {
   return type === 'int' ? 'BIGINT' : 'VARCHAR';
 }
 
-/** The SQL of a point-in-time retrieval: entity columns, then features, ordered by `__rid`. */
-export function retrievalSql(plan: RetrievalPlan): string {
+/**
+ * The SQL of a point-in-time retrieval: `__rid`, the entity columns, then the features, ordered by
+ * `__rid` — or in no particular order with `ordered: false`, for a caller that orders the rows itself
+ * (a second sort of the same rows would cost as much as the first).
+ */
+export function retrievalSql(plan: RetrievalPlan, options: { ordered?: boolean } = {}): string {
   const out = plan.outputName ?? ((_v: string, f: string) => f);
   const ts = q(plan.timestamp);
   // Event times are compared as TIMESTAMPTZ, which datasets hold (the session time zone is UTC):
@@ -135,7 +139,7 @@ export function retrievalSql(plan: RetrievalPlan): string {
     `SELECT j.__rid, ${[...entityCols, ...featureCols].join(', ')} ` +
     `FROM (SELECT e.*${structCols.length ? `, ${structCols.join(', ')}` : ''} FROM e ${joins.join(' ')}) j ${windowJoins.join(' ')}`;
   const select = onDemandCols.length > 0 ? `SELECT *, ${onDemandCols.join(', ')} FROM (${inner})` : inner;
-  return `WITH ${ctes.join(',\n')}\n${select}\nORDER BY __rid`;
+  return `WITH ${ctes.join(',\n')}\n${select}${options.ordered === false ? '' : '\nORDER BY __rid'}`;
 }
 
 /** SQL true when time `value` is at most `ttlMs` before time `at` (in whole microseconds, no calendar). */

@@ -593,8 +593,10 @@ export class FeatureStoreService {
         const entities = await this.#loadEntities(ctx, conn, entityTable, input, tsColumn, selection);
         const { plan, used, hidden } = await this.#retrievalPlan(ctx, conn, selection, entityTable, tsColumn, entities.columns.map((c) => c.name));
         onProgress?.({ phase: 'join features', done: 0, total: 1 });
-        // Written once, straight into canonical form, on this connection (which holds the entity rows).
-        const sql = hidden.length > 0 ? `SELECT * EXCLUDE (${hidden.map(sqlIdent).join(', ')}) FROM (${retrievalSql(plan)})` : retrievalSql(plan);
+        // Written once, straight into canonical form, on this connection (which holds the entity rows);
+        // the canonical writer puts the rows in entity order.
+        const joined = retrievalSql(plan, { ordered: false });
+        const sql = hidden.length > 0 ? `SELECT * EXCLUDE (${hidden.map(sqlIdent).join(', ')}) FROM (${joined})` : joined;
         const sources = used.map((u) => ({ name: u.dataset.slice(0, u.dataset.lastIndexOf('@')), version: u.dataset.slice(u.dataset.lastIndexOf('@') + 1) }));
         const parents = [...entities.parents, ...sources].filter((p, i, all) => all.findIndex((q) => q.name === p.name && q.version === p.version) === i);
         const saved = await this.deps.datasets.createDerived(ctx, {
