@@ -179,6 +179,12 @@ describe('training jobs over HTTP: every model kind on three data sets (sqlite)'
       assert.equal(vtags['mloop.code_version'], tags['mloop.code_version']);
       assert.equal(vtags['mloop.seed'], '0');
       assert.equal(vtags['mloop.model_kind'], c.model);
+      // The signature (input names, element types and shapes; outputs) is stored with the version.
+      const signature = JSON.parse((await runArtifact(server, r.run_id, 'model/signature.json')).toString()) as { inputs: { name: string; type: string; shape: unknown[] }[]; outputs: { name: string; type: string; shape: unknown[] }[] };
+      assert.deepEqual(JSON.parse(vtags['mloop.signature']), { inputs: signature.inputs, outputs: signature.outputs });
+      assert.equal(signature.inputs.length, JSON.parse(mlmodel.signature.inputs).length);
+      assert.ok(signature.inputs.every((i) => ['float', 'string'].includes(i.type) && JSON.stringify(i.shape) === '["N",1]'), JSON.stringify(signature.inputs));
+      assert.deepEqual(signature.outputs.map((o) => [o.name, o.type]), c.task === 'regression' ? [['variable', 'float']] : [['label', 'int64'], ['probabilities', 'float']]);
       const dependents = (await server.json('GET', `/api/v1/datasets/${c.data}/versions/${versions[c.data]}/dependents`)).body.dependents;
       assert.ok(dependents.some((d: { kind: string; id: string }) => d.kind === 'model_version' && d.id === `${name}/1`));
       assert.ok(dependents.some((d: { kind: string; id: string }) => d.kind === 'run' && d.id === r.run_id));

@@ -46,7 +46,7 @@ function snake(name: string): string {
 }
 
 /** Converts `max_iter` → `maxIter`. */
-function camel(name: string): string {
+export function camelCase(name: string): string {
   return name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
 }
 
@@ -58,7 +58,7 @@ function canonicalKeys(params: HyperParams, names: readonly string[]): { values:
   const values: Record<string, unknown> = {};
   const given = new Map<string, string>();
   for (const [key, value] of Object.entries(params)) {
-    const canonical = names.find((n) => n === key || snake(n) === key || camel(n) === key);
+    const canonical = names.find((n) => n === key || snake(n) === key || camelCase(n) === key);
     if (!canonical) throw invalidParam(`params.${key}`, `unknown hyperparameter; known: ${names.join(', ')}`);
     if (given.has(canonical)) throw invalidParam(`params.${key}`, `given twice (also as ${given.get(canonical)})`);
     given.set(canonical, key);

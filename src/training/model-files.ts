@@ -55,6 +55,18 @@ export function builtInSignature(signature: ModelSignature, target: string): Sto
   };
 }
 
+/** Tag of a model version holding the inputs and outputs of its signature as compact JSON. */
+export const SIGNATURE_TAG = 'mloop.signature';
+
+/**
+ * The {@link SIGNATURE_TAG} tag of a version, so the registry shows what the model reads and returns;
+ * none when the JSON exceeds a tag's 5,000 characters (the full signature stays in `signature.json`).
+ */
+export function signatureTags(signature: StoredSignature): { key: string; value: string }[] {
+  const value = JSON.stringify({ inputs: signature.inputs, outputs: signature.outputs });
+  return value.length <= 5000 ? [{ key: SIGNATURE_TAG, value }] : [];
+}
+
 const MLFLOW_DTYPES: Record<string, string> = { float: 'float32', double: 'float64', int64: 'int64', int32: 'int32', string: 'str', bool: 'bool' };
 
 /** MLflow's `MLmodel` document for a model folder. */
