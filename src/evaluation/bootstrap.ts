@@ -63,6 +63,36 @@ function resample(random: Random, n: number, out: Uint32Array): Uint32Array {
   return out;
 }
 
+/** A metric's value with its bootstrap interval, as reports show it. */
+export interface MetricEstimate {
+  /** Null when the metric is undefined on the data (`error` says why). */
+  readonly value: number | null;
+  /** Interval bounds; null without resamples or when no resample gave a defined value. */
+  readonly lower: number | null;
+  readonly upper: number | null;
+  readonly error?: string;
+}
+
+/**
+ * Metric `metric` on `data` with its percentile bootstrap interval (`n` resamples; none when 0), for
+ * reports: a metric that is undefined on the data (one class only, a non-finite value) gives a null
+ * value and the reason instead of an error.
+ */
+export function estimateMetric(metric: string, data: EvaluationData, options: { n: number; confidence: number; seed: number }): MetricEstimate {
+  const undefinedAs = (value: number): MetricEstimate => ({ value: null, lower: null, upper: null, error: `${metric} is ${value}` });
+  try {
+    if (options.n === 0) {
+      const value = computeMetric(metric, data);
+      return Number.isFinite(value) ? { value, lower: null, upper: null } : undefinedAs(value);
+    }
+    const r = bootstrapMetric(metric, data, { nBootstrap: options.n, confidence: options.confidence, seed: options.seed });
+    return Number.isFinite(r.estimate) ? { value: r.estimate, lower: r.lower, upper: r.upper } : undefinedAs(r.estimate);
+  } catch (error) {
+    if (isMloopError(error)) return { value: null, lower: null, upper: null, error: error.message };
+    throw error;
+  }
+}
+
 /** Percentile bootstrap interval of metric `metric` on `data` (rows resampled with replacement). */
 export function bootstrapMetric(metric: string, data: EvaluationData, options: BootstrapOptions = {}): BootstrapResult {
   getMetric(metric);

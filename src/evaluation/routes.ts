@@ -9,7 +9,6 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { MloopError } from '../core/errors.ts';
 import { parseInput } from '../core/validation.ts';
 import { requestContext, requestInput } from '../server/http.ts';
 import type { EvaluationService } from './service.ts';
@@ -38,13 +37,8 @@ export async function evaluationRoutes(app: FastifyInstance, deps: { evaluation:
     const query = parseInput(submitQuery, request.query ?? {}, 'query');
     const ctx = requestContext(request);
     if (query.dry_run === 'true') return { plan: await evaluation.plan(ctx, request.body) };
-    const job = await evaluation.submit(ctx, request.body);
-    if (query.wait !== 'true') return reply.status(202).send(job);
-    const done = await evaluation.waitForJob(ctx, job.id);
-    if (done.status !== 'SUCCEEDED') {
-      throw new MloopError('INVALID_STATE', `evaluation job ${job.id} ${done.status}: ${done.error?.message ?? ''}`, { fields: (done.error?.fields ?? []).map((f) => ({ ...f })) });
-    }
-    return reply.status(201).send(done.result);
+    if (query.wait === 'true') return reply.status(201).send(await evaluation.evaluate(ctx, request.body));
+    return reply.status(202).send(await evaluation.submit(ctx, request.body));
   });
 
   app.get('/evaluations', async (request) => evaluation.list(requestContext(request), requestInput(request, listQuery)));

@@ -19,7 +19,7 @@ import { newHexId } from '../core/ids.ts';
 import { Random } from '../core/random.ts';
 import { decodePageToken, nextPageToken } from '../core/search/index.ts';
 import { parseInput } from '../core/validation.ts';
-import { formatVersionRef, parseVersionRef, type DatasetVersion } from '../data/domain.ts';
+import { formatVersionRef, parseVersionRef } from '../data/domain.ts';
 import type { DatasetService } from '../data/service.ts';
 import type { Job } from '../jobs/domain.ts';
 import type { JobContext, JobService } from '../jobs/service.ts';
@@ -32,9 +32,10 @@ import { ComputeClient, type ComputeMode } from '../training/compute-client.ts';
 import type { ExplainOutput } from '../training/compute.ts';
 import { subsetTable } from '../training/cv.ts';
 import { readModelFolder, type ModelFolder, type StoredSignature } from '../training/model-files.ts';
+import { usableDatasetVersion } from '../training/planner.ts';
 import { inputColumns, measureLatency, openSession, scoreTable } from '../training/scoring.ts';
 import type { Table, Task } from '../training/types.ts';
-import { bootstrapMetric } from './bootstrap.ts';
+import { estimateMetric, type MetricEstimate } from './bootstrap.ts';
 import { fairnessAudit, type FairnessReport } from './fairness.ts';
 import { evaluateGate, gateSpecSchema, parseGateSpec, type GateResult, type GateSpec } from './gate.ts';
 import { calibrationCurve, type CalibrationCurve } from './metrics/calibration.ts';
@@ -123,12 +124,7 @@ export interface EvaluationPlan {
 }
 
 /** A metric with its interval. */
-export interface ReportMetric {
-  readonly value: number | null;
-  readonly lower: number | null;
-  readonly upper: number | null;
-  readonly error?: string;
-}
+export type ReportMetric = MetricEstimate;
 
 /** A stored evaluation. */
 export interface EvaluationReport {
@@ -228,7 +224,7 @@ export class EvaluationService {
     const folder = await this.#folder(version);
     const signature = folder.signature;
     const ref = parseVersionRef(request.dataset, 'dataset');
-    const data = await this.#usableVersion(ctx, ref.name, ref.version);
+    const data = await usableDatasetVersion(this.deps.datasets, ctx, ref.name, ref.version);
     const shown = formatVersionRef(data.dataset, data.version.slice(0, 12));
     const columns = new Map(data.schema.columns.map((c) => [c.name, c]));
     const profiles = new Map(data.profile!.columns.map((c) => [c.name, c]));
@@ -298,9 +294,17 @@ export class EvaluationService {
     return this.deps.jobs.submit(ctx, 'evaluation', plan);
   }
 
-  /** Resolves once evaluation job `id` is final. */
-  waitForJob(ctx: RequestContext, id: string): Promise<Job> {
-    return this.deps.jobs.waitFor(ctx, id);
+  /**
+   * Checks an evaluation request, runs its job and resolves the stored report once the job is done;
+   * a job that failed is an `INVALID_STATE` error carrying the job's reason and fields.
+   */
+  async evaluate(ctx: RequestContext, body: unknown): Promise<EvaluationReport> {
+    const job = await this.submit(ctx, body);
+    const done = await this.deps.jobs.waitFor(ctx, job.id);
+    if (done.status !== 'SUCCEEDED') {
+      throw new MloopError('INVALID_STATE', `evaluation job ${job.id} ${done.status}: ${done.error?.message ?? ''}`, { fields: (done.error?.fields ?? []).map((f) => ({ ...f })) });
+    }
+    return done.result as EvaluationReport;
   }
 
   /** An evaluation job of the caller's project. */
@@ -362,19 +366,6 @@ export class EvaluationService {
     }
   }
 
-  async #usableVersion(ctx: RequestContext, name: string, selector: string): Promise<DatasetVersion> {
-    try {
-      await this.deps.datasets.assertUsable(ctx, name, selector);
-      return await this.deps.datasets.getVersion(ctx, name, selector);
-    } catch (error) {
-      if (isMloopError(error) && ['RESOURCE_DOES_NOT_EXIST', 'INVALID_STATE', 'INVALID_PARAMETER_VALUE'].includes(error.code)) {
-        const reason = error.code === 'INVALID_PARAMETER_VALUE' ? (error.fields[0]?.reason ?? error.message) : error.message;
-        throw new MloopError(error.code === 'INVALID_STATE' ? 'INVALID_STATE' : 'INVALID_PARAMETER_VALUE', `dataset: ${reason}`, { fields: [{ field: 'dataset', reason }] });
-      }
-      throw error;
-    }
-  }
-
   /** The holdout rows the model's training run kept out, when they index this dataset version. */
   async #holdoutRows(ctx: RequestContext, version: ModelVersion, data: { name: string; version: string }): Promise<number[]> {
     const run = await this.deps.tracking.getRun(ctx, version.run_id!);
@@ -431,7 +422,7 @@ export class EvaluationService {
     run.progress(0.2, 'metrics with bootstrap intervals');
     const metrics: Record<string, ReportMetric> = {};
     plan.metrics.forEach((name) => {
-      metrics[name] = interval(name, data, plan);
+      metrics[name] = estimateMetric(name, data, { ...plan.bootstrap, seed: plan.seed });
     });
     const pointMetrics = Object.fromEntries(Object.entries(metrics).filter(([, m]) => m.value !== null).map(([k, m]) => [k, m.value!]));
 
@@ -736,17 +727,6 @@ function safe(f: () => number): number | null {
     return Number.isFinite(v) ? v : null;
   } catch (error) {
     if (isMloopError(error)) return null;
-    throw error;
-  }
-}
-
-function interval(name: string, data: EvaluationData, plan: EvaluationPlan): ReportMetric {
-  try {
-    if (plan.bootstrap.n === 0) return { value: computeMetric(name, data), lower: null, upper: null };
-    const r = bootstrapMetric(name, data, { nBootstrap: plan.bootstrap.n, confidence: plan.bootstrap.confidence, seed: plan.seed });
-    return { value: Number.isFinite(r.estimate) ? r.estimate : null, lower: r.lower, upper: r.upper };
-  } catch (error) {
-    if (isMloopError(error)) return { value: null, lower: null, upper: null, error: error.message };
     throw error;
   }
 }

@@ -4,12 +4,10 @@
  * importance, KernelSHAP). The job handlers run them on a worker thread (`compute-worker.ts`) so the
  * server keeps answering while a model trains; benchmarks and tests call them directly.
  */
-import { bootstrapMetric, type BootstrapResult } from '../evaluation/bootstrap.ts';
+import { estimateMetric, type MetricEstimate } from '../evaluation/bootstrap.ts';
 import { kernelShap } from '../evaluation/explain/kernel-shap.ts';
 import { permutationImportance } from '../evaluation/explain/permutation.ts';
 import type { FeatureMatrix } from '../evaluation/explain/types.ts';
-import { computeMetric, type EvaluationData } from '../evaluation/metrics/registry.ts';
-import { isMloopError } from '../core/errors.ts';
 import { checkClasses, crossValidate, encodeProblemTarget, evaluationData, subsetTable, type CrossValidationResult, type LearningProblem } from './cv.ts';
 import type { DpSgdParams, PrivacyReport } from './dp/dp-sgd.ts';
 import { EXTRA_RESTORERS, modelKind } from './estimators.ts';
@@ -46,12 +44,7 @@ export interface FitInput {
 }
 
 /** A metric on the holdout with its bootstrap interval. */
-export interface HoldoutMetric {
-  readonly value: number | null;
-  readonly lower: number | null;
-  readonly upper: number | null;
-  readonly error?: string;
-}
+export type HoldoutMetric = MetricEstimate;
 
 /** Output of {@link fitAndExport}. */
 export interface FitOutput {
@@ -96,7 +89,7 @@ export async function fitAndExport(input: FitInput, onProgress?: ProgressFn): Pr
     const data = evaluationData(pipeline, table, target, input.evalRows);
     input.metrics.forEach((name, i) => {
       onProgress?.(0.86 + (0.08 * i) / input.metrics.length, `bootstrap interval of ${name}`);
-      holdout[name] = bootstrapped(name, data, input.bootstrap);
+      holdout[name] = estimateMetric(name, data, input.bootstrap);
     });
     float32Predictions = pipeline.predict(float32Table(subsetTable(table, input.evalRows)));
   }
@@ -116,20 +109,6 @@ export async function fitAndExport(input: FitInput, onProgress?: ProgressFn): Pr
     ...(modelState.info !== undefined ? { fitInfo: modelState.info } : {}),
     featureNames: pipeline.preprocessor.featureNames,
   };
-}
-
-function bootstrapped(name: string, data: EvaluationData, b: FitInput['bootstrap']): HoldoutMetric {
-  try {
-    if (b.n === 0) {
-      const value = computeMetric(name, data);
-      return Number.isFinite(value) ? { value, lower: null, upper: null } : { value: null, lower: null, upper: null, error: `${name} is ${value}` };
-    }
-    const r: BootstrapResult = bootstrapMetric(name, data, { nBootstrap: b.n, confidence: b.confidence, seed: b.seed });
-    return Number.isFinite(r.estimate) ? { value: r.estimate, lower: r.lower, upper: r.upper } : { value: null, lower: null, upper: null, error: `${name} is ${r.estimate}` };
-  } catch (error) {
-    if (isMloopError(error)) return { value: null, lower: null, upper: null, error: error.message };
-    throw error;
-  }
 }
 
 /** `table` with every numeric value rounded to float32, as an ONNX float input holds it. */
