@@ -5,10 +5,11 @@ import * as ort from 'onnxruntime-node';
 import { MloopError } from '../core/errors.ts';
 import { Random } from '../core/random.ts';
 import { logisticRegression } from './linear/logistic.ts';
-import { ridgeRegression } from './linear/ridge.ts';
+import { linearRegression, ridgeRegression } from './linear/ridge.ts';
 import { mlp } from './mlp/mlp.ts';
 import { checkOnnxModel } from './onnx/checker.ts';
 import { type Estimator, fitPipeline, type Pipeline, restorePipeline } from './pipeline.ts';
+import { histGradientBoosting, restoreHistGradientBoosting } from './trees/hgbt.ts';
 import type { CategoricalColumn, FittedModel, NumericColumn, Table } from './types.ts';
 
 type Task = 'binary' | 'multiclass' | 'regression';
@@ -103,7 +104,7 @@ async function parity(task: Task, estimator: Estimator): Promise<{ pipeline: Pip
   assert.ok(maxDiff <= 1e-5, `max |onnx − ts| = ${maxDiff}`);
   if (process.env.MLOOP_TRACE_PARITY) process.stderr.write(`${estimator.kind} ${task}: max diff ${maxDiff.toExponential(2)}, fit quality ${quality(pipeline, test).toFixed(3)}\n`);
   assert.ok(quality(pipeline, test) > (task === 'regression' ? 0.5 : 0.6), 'the model learned the signal');
-  const copy = restorePipeline(JSON.parse(JSON.stringify(pipeline.toJSON())));
+  const copy = restorePipeline(JSON.parse(JSON.stringify(pipeline.toJSON())), { hist_gradient_boosting: restoreHistGradientBoosting });
   assert.deepEqual(Array.from(copy.predict(test)), Array.from(pipeline.predict(test)));
   return { pipeline, maxDiff };
 }
@@ -145,6 +146,15 @@ describe('Pipeline ONNX parity (onnxruntime vs TypeScript on 1,200 rows with uns
   it('MLP regressor', async () => {
     await parity('regression', mlp({ hiddenLayerSizes: [16], maxIter: 40, learningRateInit: 0.01 }));
   });
+  it('linear regression (least squares, minimum norm over the one-hot blocks)', async () => {
+    await parity('regression', linearRegression());
+  });
+  for (const task of ['binary', 'multiclass', 'regression'] as const) {
+    it(`histogram gradient boosting, ${task} (ordinal categories and missing values into TreeEnsemble${task === 'regression' ? 'Regressor' : 'Classifier'})`, async () => {
+      const { pipeline } = await parity(task, histGradientBoosting({ max_iter: 40 }));
+      assert.equal(pipeline.preprocessor.featureNames.length, 5, 'one feature per raw column');
+    });
+  }
 });
 
 describe('Pipeline', () => {
