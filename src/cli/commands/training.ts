@@ -265,6 +265,25 @@ function withTrainingOptions(command: Command): Command {
     .option('--dry-run', 'check the request and print the resolved plan; start nothing');
 }
 
+/**
+ * Plans (`--dry-run`: prints the plan), or submits a training or tuning job and, unless `--no-wait`,
+ * waits for it with progress and prints what it made.
+ */
+async function runJob(client: MloopApi, kind: 'training' | 'tuning', body: Record<string, unknown>, options: TrainOptions, render: (job: Job) => string): Promise<void> {
+  if (options.dryRun) {
+    const { plan } = await (kind === 'training' ? client.planTraining(body) : client.planTuning(body));
+    print(plan, options, (p) => JSON.stringify(p, null, 2));
+    return;
+  }
+  const job = await (kind === 'training' ? client.submitTraining(body) : client.submitTuning(body));
+  if (options.wait === false) {
+    print(job, options, (j) => `${kind} job ${j.id} queued`);
+    return;
+  }
+  const done = await waitWithProgress(client, job, `${kind} ${String(body.model)}`, options.json);
+  print(done, options, render);
+}
+
 function renderTraining(job: Job): string {
   const r = job.result as { run_id: string; model_uri: string; task: string; rows: { train: number; holdout: number }; metrics: MetricMap; model_version?: { name: string; version: string }; onnx_parity: { max_abs_diff: number }; privacy?: { epsilon: number; delta: number }; best?: { params: Record<string, unknown>; score: number }; objective?: string; trials?: unknown[] };
   const head = keyValues({
@@ -286,20 +305,7 @@ export function registerTrainingCommands(program: Command): void {
   withTrainingOptions(program.command('train'))
     .description('train a model on a dataset version as a job; waits with progress unless --no-wait')
     .action(async (options: TrainOptions) => {
-      const client = clientOf(options);
-      const body = await trainingBody(options);
-      if (options.dryRun) {
-        const { plan } = await client.planTraining(body);
-        print(plan, options, (p) => JSON.stringify(p, null, 2));
-        return;
-      }
-      const job = await client.submitTraining(body);
-      if (options.wait === false) {
-        print(job, options, (j) => `training job ${j.id} queued`);
-        return;
-      }
-      const done = await waitWithProgress(client, job, `training ${String(body.model)}`, options.json);
-      print(done, options, renderTraining);
+      await runJob(clientOf(options), 'training', await trainingBody(options), options, renderTraining);
     });
 
   withTrainingOptions(program.command('tune'))
@@ -328,18 +334,7 @@ export function registerTrainingCommands(program: Command): void {
         body.cv = { ...((body.cv as object | undefined) ?? {}), ...(options.folds !== undefined ? { folds: options.folds } : {}), ...(options.cvSeed !== undefined ? { seed: options.cvSeed } : {}) };
       }
       if (options.objective) body.objective = options.objective;
-      if (options.dryRun) {
-        const { plan } = await client.planTuning(body);
-        print(plan, options, (p) => JSON.stringify(p, null, 2));
-        return;
-      }
-      const job = await client.submitTuning(body);
-      if (options.wait === false) {
-        print(job, options, (j) => `tuning job ${j.id} queued`);
-        return;
-      }
-      const done = await waitWithProgress(client, job, `tuning ${String(body.model)}`, options.json);
-      print(done, options, (j) => {
+      await runJob(client, 'tuning', body, options, (j) => {
         const r = j.result as { trials: { run_id: string; params: Record<string, unknown>; rung?: number; score: number | null }[] };
         const trials = table(r.trials.map((t) => ({ run: t.run_id.slice(0, 12), rung: t.rung ?? '', params: JSON.stringify(t.params), score: fmt(t.score) })), ['run', 'rung', 'params', 'score']);
         return `${renderTraining(j)}\n\nTRIALS\n${trials}`;
