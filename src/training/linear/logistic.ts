@@ -113,6 +113,7 @@ export class LogisticRegressionModel implements FittedModel {
     return z;
   }
 
+  /** See {@link FittedModel.toJSON}. */
   toJSON(): LogisticRegressionState {
     return {
       kind: 'logistic_regression',
@@ -128,6 +129,7 @@ export class LogisticRegressionModel implements FittedModel {
     };
   }
 
+  /** See {@link FittedModel.exportOnnx}. */
   exportOnnx(graph: OnnxGraphBuilder, input: string): OnnxModelOutputs {
     const k = this.nClasses === 2 ? 1 : this.nClasses;
     return { probabilities: exportLinearOnnx(graph, input, this.coef, this.intercept, k, this.nFeatures, k === 1 ? 'sigmoid' : 'softmax') };

@@ -51,11 +51,13 @@ export class LinearRegressionModel implements FittedModel {
     this.fitIntercept = s.fitIntercept;
   }
 
+  /** See {@link FittedModel.predict}. */
   predict(x: Matrix): Float64Array {
     checkMatrix(x, 'linear regression input', this.nFeatures);
     return linearScores(x, this.coef, Float64Array.of(this.intercept), 1);
   }
 
+  /** See {@link FittedModel.toJSON}. */
   toJSON(): LinearRegressionState {
     return {
       kind: 'linear_regression',
@@ -67,6 +69,7 @@ export class LinearRegressionModel implements FittedModel {
     };
   }
 
+  /** See {@link FittedModel.exportOnnx}. */
   exportOnnx(graph: OnnxGraphBuilder, input: string): OnnxModelOutputs {
     return { value: exportLinearOnnx(graph, input, this.coef, Float64Array.of(this.intercept), 1, this.nFeatures, 'identity') };
   }

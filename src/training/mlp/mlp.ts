@@ -125,6 +125,7 @@ export class MlpModel implements FittedModel {
     return result;
   }
 
+  /** See {@link FittedModel.toJSON}. */
   toJSON(): MlpState {
     return {
       kind: 'mlp',
@@ -140,6 +141,7 @@ export class MlpModel implements FittedModel {
     };
   }
 
+  /** See {@link FittedModel.exportOnnx}. */
   exportOnnx(graph: OnnxGraphBuilder, input: string): OnnxModelOutputs {
     let t = input;
     const last = this.layers.length - 2;

@@ -229,6 +229,7 @@ export class Adam {
     this.#v = new Float64Array(size);
   }
 
+  /** One Adam step of `params` along `grad` (bias-corrected step size, as sklearn). */
   step(params: Float64Array, grad: Float64Array): void {
     this.#t++;
     const { beta1, beta2, eps } = this;
