@@ -77,12 +77,6 @@ export function gammaQ(a: number, x: number): number {
   return x < a + 1 ? 1 - gammaPSeries(a, x) : gammaQFraction(a, x);
 }
 
-/** Regularized lower incomplete gamma P(a, x). */
-export function gammaP(a: number, x: number): number {
-  if (x <= 0) return 0;
-  return x < a + 1 ? gammaPSeries(a, x) : 1 - gammaQFraction(a, x);
-}
-
 /** Complementary error function. */
 export function erfc(x: number): number {
   if (Number.isNaN(x)) return NaN;

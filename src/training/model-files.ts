@@ -147,9 +147,3 @@ export async function readModelFolder(artifacts: ArtifactService, storageLocatio
     ...(pipelineText ? { pipeline: JSON.parse(pipelineText.toString('utf8')) as PipelineState } : {}),
   };
 }
-
-/** The task a stored signature declares; INVALID_STATE when it has none (an external model needs one given). */
-export function signatureTask(signature: StoredSignature, what: string): Task {
-  if (!signature.task) throw new MloopError('INVALID_STATE', `${what}: its signature does not say what task it does`);
-  return signature.task;
-}

@@ -273,14 +273,6 @@ export function computeMetric(name: string, data: EvaluationData): number {
   return def.compute(data);
 }
 
-/** Computes each named metric; see {@link computeMetric}. */
-export function computeMetrics(names: readonly string[], data: EvaluationData): Record<string, number> {
-  checkEvaluationData(data);
-  const out: Record<string, number> = {};
-  for (const name of names) out[name] = computeMetric(name, data);
-  return out;
-}
-
 /** The rows `rows` of `data` (in that order, repeats allowed): for slices and bootstrap resamples. */
 export function subsetData(data: EvaluationData, rows: ArrayLike<number>): EvaluationData {
   const pick = (v: Vector) => {
