@@ -41,18 +41,11 @@ import { evaluateGate, gateSpecSchema, parseGateSpec, type GateResult, type Gate
 import { calibrationCurve, type CalibrationCurve } from './metrics/calibration.ts';
 import { confusionMatrix, type ConfusionMatrix } from './metrics/classification.ts';
 import { computeMetric, defaultMetrics, getMetric, predictions, type EvaluationData } from './metrics/registry.ts';
-import { renderModelCardHtml, renderModelCardMarkdown, type ModelCardDataset, type ModelCardInput, type ModelCardMetric } from './model-card.ts';
+import { modelCardInput } from './card-data.ts';
+import { CARD_SPEC_TAG, cardSpecSchema, EVALUATION_TAG, GATE_SPEC_TAG, GATE_TAG, type CardSpec } from './domain.ts';
+import { renderModelCardHtml, renderModelCardMarkdown, type ModelCardInput } from './model-card.ts';
 import { sliceMetrics, type SliceReport } from './slices.ts';
 import { EvaluationStore, type EvaluationRow } from './store.ts';
-
-/** Tag of a registered model holding its gate spec (JSON). */
-export const GATE_SPEC_TAG = 'mloop.gate_spec';
-/** Tag of a registered model holding its model-card spec (JSON). */
-export const CARD_SPEC_TAG = 'mloop.card_spec';
-/** Tag of a model version: `passed` or `failed`, the outcome of its latest gated evaluation. */
-export const GATE_TAG = 'mloop.gate';
-/** Tag of a model version: the id of its latest evaluation. */
-export const EVALUATION_TAG = 'mloop.evaluation_id';
 
 /** What {@link EvaluationService} needs. */
 export interface EvaluationDeps {
@@ -153,20 +146,6 @@ export interface EvaluationReport {
   readonly created_at: number;
   readonly created_by: string;
 }
-
-/** The card spec a registered model may declare (intended use, limitations...). */
-export const cardSpecSchema = z.strictObject({
-  intended_use: z.string().max(10_000).optional(),
-  primary_uses: z.array(z.string().max(2000)).max(50).optional(),
-  users: z.array(z.string().max(2000)).max(50).optional(),
-  out_of_scope: z.array(z.string().max(2000)).max(50).optional(),
-  limitations: z.array(z.string().max(2000)).max(50).optional(),
-  ethical_considerations: z.array(z.string().max(2000)).max(50).optional(),
-  owners: z.array(z.string().max(200)).max(20).optional(),
-});
-
-/** A model-card spec. */
-export type CardSpec = z.output<typeof cardSpecSchema>;
 
 /** The evaluation module's operations. */
 export class EvaluationService {
@@ -576,146 +555,13 @@ export class EvaluationService {
 
   /** The model card of a version as Markdown, self-contained HTML, or the structured input. */
   async modelCard(ctx: RequestContext, name: string, versionOrAlias: string, format: 'md' | 'html' | 'json' = 'md'): Promise<string | ModelCardInput> {
-    const version = /^\d+$/.test(versionOrAlias)
-      ? await this.deps.registry.getModelVersion(ctx, name, versionOrAlias)
-      : await this.deps.registry.getModelVersionByAlias(ctx, name, versionOrAlias);
-    const model = await this.deps.registry.getRegisteredModel(ctx, name);
-    const tag = (key: string) => version.tags.find((t) => t.key === key)?.value;
-    const cardTag = model.tags.find((t) => t.key === CARD_SPEC_TAG)?.value;
-    const card: CardSpec = cardTag ? (JSON.parse(cardTag) as CardSpec) : {};
-    const evaluationId = tag(EVALUATION_TAG);
-    let evaluation: EvaluationReport | undefined;
-    if (evaluationId) evaluation = await this.get(ctx, evaluationId).catch(() => undefined);
-
-    let trainingData: ModelCardDataset | undefined;
-    const datasets = tag('mloop.datasets');
-    if (datasets) {
-      const [ref] = JSON.parse(datasets) as string[];
-      trainingData = await this.#cardDataset(ctx, ref);
-    }
-    let evaluationData: ModelCardDataset | undefined;
-    if (evaluation) {
-      const ref = `${evaluation.dataset.name}@${evaluation.dataset.version}`;
-      // The same version as the training data: its profile is shown once.
-      evaluationData = datasets && (JSON.parse(datasets) as string[]).includes(ref)
-        ? { name: evaluation.dataset.name, version: evaluation.dataset.version.slice(0, 12), rows: evaluation.rows.evaluated }
-        : await this.#cardDataset(ctx, ref, evaluation.rows.evaluated);
-    }
-
-    let metrics: ModelCardMetric[] | undefined;
-    let confidence: number | undefined;
-    if (evaluation) {
-      metrics = Object.entries(evaluation.metrics)
-        .filter(([, m]) => m.value !== null)
-        .map(([metricName, m]) => ({ name: metricName, value: m.value!, lower: m.lower, upper: m.upper, method: m.lower === null ? null : 'bootstrap' }));
-      confidence = evaluation.confidence;
-    } else if (version.run_id) {
-      const run = await this.deps.tracking.getRun(ctx, version.run_id).catch(() => undefined);
-      if (run) {
-        const byKey = new Map(run.data.metrics.map((m) => [m.key, m.value]));
-        metrics = run.data.metrics
-          .filter((m) => m.key.startsWith('holdout_') && !m.key.endsWith('_ci_lower') && !m.key.endsWith('_ci_upper') && m.key !== 'holdout_rows')
-          .map((m) => ({ name: m.key.slice('holdout_'.length), value: m.value, lower: byKey.get(`${m.key}_ci_lower`) ?? null, upper: byKey.get(`${m.key}_ci_upper`) ?? null, method: byKey.has(`${m.key}_ci_lower`) ? 'bootstrap' : null }));
-      }
-    }
-
-    let topFeatures: ModelCardInput['topFeatures'];
-    const ex = evaluation?.explanations;
-    if (ex?.permutation) {
-      topFeatures = {
-        method: `permutation importance (drop of ${ex.permutation.metric}, ${ex.permutation.rows} rows)`,
-        features: ex.permutation.features.slice(0, 10).map((f) => ({ name: f.feature, importance: f.mean, std: f.std })),
-      };
-    } else if (ex?.shap) {
-      topFeatures = { method: `mean |SHAP| (${ex.shap.method === 'tree' ? 'TreeSHAP' : 'KernelSHAP'}, ${ex.shap.output})`, features: ex.shap.meanAbs.slice(0, 10).map((f) => ({ name: f.feature, importance: f.value })) };
-    }
-
-    const lineage: Record<string, string> = {};
-    if (version.run_id) lineage.run = version.run_id;
-    for (const [key, label] of [
-      ['mloop.datasets', 'datasets'],
-      ['mloop.feature_service', 'feature service'],
-      ['mloop.params_hash', 'params hash'],
-      ['mloop.code_version', 'code version'],
-      ['mloop.seed', 'seed'],
-      ['mloop.job_id', 'training job'],
-    ] as const) {
-      const value = tag(key);
-      if (value !== undefined) lineage[label] = value;
-    }
-    lineage.source = version.source;
-    if (evaluation) lineage.evaluation = evaluation.id;
-
-    const limitations = [...(card.limitations ?? [])];
-    if (evaluation?.notes.length) limitations.push(...evaluation.notes);
-    const input: ModelCardInput = {
-      model: {
-        name: version.name,
-        version: version.version,
-        ...(tag('mloop.task') ? { task: tag('mloop.task') } : evaluation ? { task: evaluation.task } : {}),
-        ...(tag('mloop.model_kind') ? { kind: tag('mloop.model_kind') } : tag('mloop.source') ? { kind: `external ONNX (${tag('mloop.source')})` } : {}),
-        ...(version.description ?? model.description ? { description: version.description ?? model.description } : {}),
-        ...(card.owners?.length ? { owners: card.owners } : version.user_id ? { owners: [version.user_id] } : {}),
-        createdAt: new Date(version.creation_timestamp).toISOString(),
-      },
-      ...(card.intended_use || card.primary_uses || card.users || card.out_of_scope || model.description
-        ? {
-            intendedUse: {
-              ...(card.intended_use ?? model.description ? { description: card.intended_use ?? model.description } : {}),
-              ...(card.primary_uses ? { primaryUses: card.primary_uses } : {}),
-              ...(card.users ? { users: card.users } : {}),
-              ...(card.out_of_scope ? { outOfScope: card.out_of_scope } : {}),
-            },
-          }
-        : {}),
-      ...(trainingData || evaluationData ? { data: { ...(trainingData ? { training: trainingData } : {}), ...(evaluationData ? { evaluation: evaluationData } : {}) } } : {}),
-      ...(metrics?.length ? { metrics } : {}),
-      ...(confidence !== undefined ? { confidence } : {}),
-      ...(evaluation?.slices.length ? { slices: evaluation.slices } : {}),
-      ...(evaluation?.fairness.length ? { fairness: evaluation.fairness } : {}),
-      ...(topFeatures ? { topFeatures } : {}),
-      ...(evaluation?.gate ? { gate: evaluation.gate.result } : {}),
-      ...(limitations.length ? { limitations } : {}),
-      ...(card.ethical_considerations?.length ? { ethicalConsiderations: card.ethical_considerations } : {}),
-      lineage,
-    };
+    const input = await modelCardInput(this.deps, ctx, name, versionOrAlias, (id) => this.get(ctx, id));
     if (format === 'json') return input;
     return format === 'html' ? renderModelCardHtml(input) : renderModelCardMarkdown(input);
-  }
-
-  async #cardDataset(ctx: RequestContext, ref: string, rows?: number): Promise<ModelCardDataset> {
-    const at = ref.lastIndexOf('@');
-    const name = ref.slice(0, at);
-    const version = ref.slice(at + 1);
-    try {
-      const v = await this.deps.datasets.getVersion(ctx, name, version);
-      return {
-        name,
-        version: version.slice(0, 12),
-        rows: rows ?? v.row_count,
-        columns: v.profile!.columns.slice(0, 50).map((c) => ({
-          name: c.name,
-          type: c.type,
-          missingFraction: c.null_fraction,
-          summary:
-            c.mean !== undefined
-              ? `mean ${fmt(c.mean)}, std ${fmt(c.std)}, range [${fmt(c.min)}, ${fmt(c.max)}]`
-              : c.top?.length
-                ? `${c.distinct} values; top ${c.top.slice(0, 3).map((t) => `${t.value} (${Math.round(t.frequency * 100)}%)`).join(', ')}`
-                : `${c.distinct} distinct`,
-        })),
-      };
-    } catch {
-      return { name, version: version.slice(0, 12), ...(rows !== undefined ? { rows } : {}) };
-    }
   }
 }
 
 // ------------------------------------------------------------------ helpers
-
-function fmt(v: unknown): string {
-  return typeof v === 'number' ? String(Number(v.toPrecision(4))) : String(v ?? '—');
-}
 
 function kindOf(version: ModelVersion): string | undefined {
   return version.tags.find((t) => t.key === 'mloop.model_kind')?.value;
