@@ -117,8 +117,8 @@ export async function main(args: string[]): Promise<unknown> {
     progress(`generating ${nSource} feature rows and ${nEntity} entity rows; adding them as dataset versions`);
     const generated = { source: join(dir.path, 'source.parquet'), entities: join(dir.path, 'entities.parquet') };
     await duck.withConnection(async (c) => {
-      await c.copyToParquet(sourceSql(nSource), generated.source);
-      await c.copyToParquet(entitySql(nEntity), generated.entities);
+      await c.copyToParquet(sourceSql(nSource), generated.source, { compression: 'snappy' });
+      await c.copyToParquet(entitySql(nEntity), generated.entities, { compression: 'snappy' });
     });
     await datasets.addVersion(ctx, 'driver_stats', createReadStream(generated.source), { format: 'parquet' });
     await datasets.addVersion(ctx, 'entity_rows', createReadStream(generated.entities), { format: 'parquet' });
