@@ -1,11 +1,12 @@
 /**
- * Worker-thread entry of the compute tasks (`compute.ts`). Protocol: the worker posts `'ready'`, then
- * answers each `{ id, task, input }` message with `{ id, type: 'progress', fraction, message }` messages
- * and one `{ id, type: 'result', value }` or `{ id, type: 'error', error }`.
+ * Worker-thread entry of the compute tasks (`compute.ts`). Protocol: the worker announces it is ready
+ * (see `workers.ts`), then answers each `{ id, task, input }` message with `{ id, type: 'progress',
+ * fraction, message }` messages and one `{ id, type: 'result', value }` or `{ id, type: 'error', error }`.
  */
 import { parentPort } from 'node:worker_threads';
 import { isMloopError } from '../core/errors.ts';
 import { crossValidateCandidate, explainModel, fitAndExport } from './compute.ts';
+import { announceReady } from './workers.ts';
 
 /** A request to the worker. */
 export interface ComputeRequest {
@@ -55,4 +56,4 @@ port.on('message', (request: ComputeRequest) => {
   );
 });
 
-port.postMessage('ready');
+announceReady();

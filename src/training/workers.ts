@@ -47,8 +47,8 @@ export class WorkerPool {
   readonly #idle: Worker[] = [];
 
   /**
-   * @param entry the worker's module (a file URL); it calls {@link serveSetups}, or posts `'ready'`
-   *   itself once loaded.
+   * @param entry the worker's module (a file URL); it calls {@link serveSetups}, or
+   *   {@link announceReady} once it listens for its own messages.
    * @param options.maxIdle idle workers kept for later (more are terminated when released). Default: all.
    */
   constructor(entry: URL, options: { maxIdle?: number } = {}) {
@@ -144,8 +144,14 @@ function handshake(worker: Worker, message: string, send: () => void): Promise<v
   });
 }
 
+/** In a worker entry module that handles its own messages: tells the pool the module has loaded. */
+export function announceReady(): void {
+  if (!parentPort) throw new Error('announceReady runs in a worker thread');
+  parentPort.postMessage(READY);
+}
+
 /**
- * In a worker entry module: posts `'ready'`, then hands every `setup` message to `serve` after
+ * In a worker entry module: tells the pool the module has loaded, then hands every `setup` message to `serve` after
  * acknowledging it. `serve` typically runs a {@link TaskChannel} loop until the fit closes it, then the
  * worker waits for the next fit's setup.
  */
