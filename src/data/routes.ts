@@ -10,17 +10,15 @@
  *
  * Versions are named by sha256, a unique hex prefix (6+ characters) or `latest`.
  */
-import { PassThrough, Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { invalidParam, MloopError } from '../core/errors.ts';
 import { parseInput } from '../core/validation.ts';
 import { requestContext } from '../server/http.ts';
+import { streamRequestBody } from '../server/upload.ts';
 import { parseVersionRef, validateVersionSelector, type DataFormat, type VersionRef } from './domain.ts';
 import type { DatasetService } from './service.ts';
-
-/** Buffer between the socket and the temporary file. */
-const UPLOAD_HIGH_WATER_MARK = 1024 * 1024;
 
 /** Content types of uploads, by format. */
 export const UPLOAD_CONTENT_TYPES: Readonly<Record<DataFormat, readonly string[]>> = {
@@ -87,37 +85,16 @@ async function upload(request: FastifyRequest<{ Params: NameParams }>, reply: Fa
     throw new MloopError('UNSUPPORTED_MEDIA_TYPE', 'upload the file as the raw body (text/csv, application/vnd.apache.parquet, application/x-ndjson or application/octet-stream), not as application/json');
   }
   const format = formatOf(request, query.format);
-  const lengthHeader = request.headers['content-length'];
-  const declared = lengthHeader === undefined ? undefined : Number(lengthHeader);
-  // The service may stop reading part-way (413); a pass-through keeps that from destroying the
-  // socket, so the client still gets the error.
-  const raw = request.raw;
-  const body = new PassThrough({ highWaterMark: UPLOAD_HIGH_WATER_MARK });
-  const onClose = () => {
-    if (!raw.complete) body.destroy(new Error('client closed the connection during the upload'));
-  };
-  const onError = (error: Error) => body.destroy(error);
-  raw.once('close', onClose);
-  raw.once('error', onError);
-  try {
-    if (declared === undefined || declared > 0) raw.pipe(body);
-    else body.end();
-    const added = await datasets.addVersion(requestContext(request), request.params.name, body, {
+  const added = await streamRequestBody(request, reply, ({ stream, declaredBytes }) =>
+    datasets.addVersion(requestContext(request), request.params.name, stream, {
       format,
       schema: query.schema,
       sourceName: query.source,
       description: query.description,
-      expectedBytes: Number.isFinite(declared) ? declared : undefined,
-    });
-    return reply.status(added.created ? 201 : 200).send(added);
-  } catch (error) {
-    raw.unpipe(body);
-    if (!raw.complete) void reply.header('connection', 'close');
-    throw error;
-  } finally {
-    raw.off('close', onClose);
-    raw.off('error', onError);
-  }
+      expectedBytes: declaredBytes,
+    }),
+  );
+  return reply.status(added.created ? 201 : 200).send(added);
 }
 
 /** Registers the `/datasets...` routes on `app` (mounted under `/api/v1`), in their own scope. */
