@@ -66,6 +66,21 @@ describe('training on a feature service’s retrieval', () => {
     assert.ok(consumers.includes('model_version:churn/1'), consumers.join(' '));
   });
 
+  it('keeps impact analysis in step when the model is renamed and the version deleted', async () => {
+    const consumers = async () =>
+      (await server.json('GET', '/api/v1/lineage/impact?feature_view=driver_stats')).body.consumers
+        .filter((c: { kind: string }) => c.kind === 'model_version')
+        .map((c: { id: string }) => c.id);
+    assert.ok((await consumers()).includes('churn/1'));
+    const renamed = await server.json('POST', '/api/2.0/mlflow/registered-models/rename', { name: 'churn', new_name: 'churn2' });
+    assert.equal(renamed.status, 200, JSON.stringify(renamed.body));
+    const afterRename = await consumers();
+    assert.ok(afterRename.includes('churn2/1') && !afterRename.includes('churn/1'), afterRename.join(' '));
+    const deleted = await server.json('DELETE', '/api/2.0/mlflow/model-versions/delete', { name: 'churn2', version: '1' });
+    assert.equal(deleted.status, 200, JSON.stringify(deleted.body));
+    assert.deepEqual(await consumers(), []);
+  });
+
   it('refuses an unknown feature service and a dataset without the service’s features', async () => {
     const unknown = await server.json('POST', '/api/v1/training/jobs', { dataset: 'churn_training@latest', target: 'churned', feature_service: 'nope', model: 'logistic_regression' });
     assert.equal(unknown.status, 400);

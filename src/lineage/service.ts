@@ -69,6 +69,36 @@ export class LineageService {
       .execute();
   }
 
+  /** Removes every edge into or out of `node` (the thing it names is gone); resolves how many. */
+  async removeNode(ctx: RequestContext, node: LineageNode): Promise<number> {
+    const result = await this.deps.metadata.db
+      .deleteFrom('lineage_edges')
+      .where('project', '=', ctx.project)
+      .where((eb) =>
+        eb.or([
+          eb.and([eb('src_kind', '=', node.kind), eb('src_id', '=', node.id)]),
+          eb.and([eb('dst_kind', '=', node.kind), eb('dst_id', '=', node.id)]),
+        ]),
+      )
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
+  /** Moves every edge of `from` to `to` (the thing was renamed), in one transaction. */
+  async renameNode(ctx: RequestContext, from: LineageNode, to: LineageNode): Promise<void> {
+    await this.deps.metadata.transaction(async (trx) => {
+      for (const [kindColumn, idColumn] of [['src_kind', 'src_id'], ['dst_kind', 'dst_id']] as const) {
+        await trx
+          .updateTable('lineage_edges')
+          .set({ [kindColumn]: to.kind, [idColumn]: to.id })
+          .where('project', '=', ctx.project)
+          .where(kindColumn, '=', from.kind)
+          .where(idColumn, '=', from.id)
+          .execute();
+      }
+    });
+  }
+
   /** Every node reachable downstream of `from` (breadth first, each node once), up to `maxDepth` edges away. */
   async downstream(ctx: RequestContext, from: readonly LineageNode[], maxDepth = 16): Promise<ReachedNode[]> {
     return this.#walk(ctx, from, maxDepth, 'down');

@@ -60,14 +60,14 @@ export function createServices(deps: ServiceDeps): Services {
     clock: deps.clock,
     datasetInputs: runDatasetInputs(datasets),
   });
+  const lineage = new LineageService({ metadata: deps.metadata, clock: deps.clock });
   const registry = new RegistryService({
     metadata: deps.metadata,
     clock: deps.clock,
     tracking,
-    versionListeners: [trainedVersionDependents(datasets)],
+    versionListeners: [trainedVersionDependents(datasets), modelVersionLineage(lineage)],
   });
   const artifacts = new ArtifactService({ blobs: deps.blobs, maxArtifactBytes: deps.config.maxArtifactBytes });
-  const lineage = new LineageService({ metadata: deps.metadata, clock: deps.clock });
   const features = new FeatureStoreService({
     metadata: deps.metadata,
     online: deps.online ?? openOnlineStore(deps.config.online ?? { kind: 'sqlite', path: ':memory:' }),
@@ -134,6 +134,23 @@ function trainedVersionDependents(datasets: DatasetService): ModelVersionListene
           await ignoreMissing(datasets.addDependent(ctx, ref, dependent(version.name, version)));
         }
       }
+    },
+  };
+}
+
+/**
+ * Lineage edges of model versions (`model_version` / `<model>/<version>`, recorded by training and
+ * the feature store): a deleted version leaves the graph, so impact analysis no longer lists it; a
+ * renamed model's versions keep their edges under the new name.
+ */
+function modelVersionLineage(lineage: LineageService): ModelVersionListener {
+  const node = (model: string, version: ModelVersion) => ({ kind: 'model_version', id: `${model}/${version.version}` });
+  return {
+    async deleted(ctx, version) {
+      await lineage.removeNode(ctx, node(version.name, version));
+    },
+    async renamed(ctx, version, previousName) {
+      await lineage.renameNode(ctx, node(previousName, version), node(version.name, version));
     },
   };
 }
