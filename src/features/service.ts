@@ -37,7 +37,7 @@ import { windowValue, type WindowRow } from './windows.ts';
  * What the feature store uses of the data module: local Parquet files of versions (sources, entity
  * rows) and derived versions (training sets, pushed rows).
  */
-export type FeatureDatasets = Pick<DatasetService, 'localParquetPath' | 'createDerived'>;
+export type FeatureDatasets = Pick<DatasetService, 'localParquetPath' | 'createDerived' | 'deleteVersion'>;
 
 /** What {@link FeatureStoreService} needs. */
 export interface FeatureStoreDeps {
@@ -533,8 +533,8 @@ export class FeatureStoreService {
     if (rows.length === 0) throw invalidParam('rows', 'push at least one row');
     let written = 0;
     let skipped = 0;
-    let dataset: { name: string; version: string } | undefined;
-    if (to !== 'online') dataset = await this.#appendToSource(ctx, view, columns, rows);
+    let appended: { name: string; version: string; created: boolean } | undefined;
+    if (to !== 'online') appended = await this.#appendToSource(ctx, view, columns, rows);
     if (to !== 'offline') {
       const table = onlineTable(ctx.project, view.name);
       const writes: OnlineWrite[] = rows.map((row) => ({
@@ -543,10 +543,17 @@ export class FeatureStoreService {
         eventTime: row[view.spec.source.timestamp] as number,
         values: Object.fromEntries(view.rowFeatures.map((f) => [f.spec.name, f.expr.fn(row)])),
       }));
-      const result = await this.deps.online.write(writes);
-      written = result.written;
-      skipped = result.skipped;
+      try {
+        const result = await this.deps.online.write(writes);
+        written = result.written;
+        skipped = result.skipped;
+      } catch (error) {
+        // Both stores or neither: take back the source version this push just made.
+        if (appended?.created) await this.deps.datasets.deleteVersion(ctx, appended.name, appended.version).catch(() => undefined);
+        throw error;
+      }
     }
+    const dataset = appended ? { name: appended.name, version: appended.version } : undefined;
     return { online_written: written, online_skipped: skipped, ...(dataset ? { dataset } : {}) };
   }
 
@@ -570,7 +577,7 @@ export class FeatureStoreService {
         transformation: { kind: 'feature_push', params: { feature_view: view.name, rows: rows.length } },
         source: { parquetPath: out },
       });
-      return { name: view.spec.source.dataset, version: added.version.version };
+      return { name: view.spec.source.dataset, version: added.version.version, created: added.created };
     } finally {
       await rm(out, { force: true });
     }
