@@ -15,6 +15,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { invalidParam, MloopError } from '../core/errors.ts';
 import { parseInput } from '../core/validation.ts';
+import { sendDownload } from '../server/download.ts';
 import { requestContext } from '../server/http.ts';
 import { streamRequestBody } from '../server/upload.ts';
 import { parseVersionRef, validateVersionSelector, type DataFormat, type VersionRef } from './domain.ts';
@@ -56,12 +57,6 @@ const dependentBody = z.object({ kind: z.string(), id: z.string() });
 
 type NameParams = { name: string };
 type VersionParams = { name: string; version: string };
-
-/** RFC 6266 `Content-Disposition` with an ASCII fallback and the UTF-8 name. */
-function attachment(fileName: string): string {
-  const ascii = fileName.replace(/[^\x20-\x7e]|["\\]/g, '_');
-  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(fileName)}`;
-}
 
 function formatOf(request: FastifyRequest, given: DataFormat | undefined): DataFormat {
   if (given) return given;
@@ -168,12 +163,7 @@ export async function datasetRoutes(app: FastifyInstance, deps: { datasets: Data
     scope.get<{ Params: VersionParams }>('/datasets/:name/versions/:version/content', async (request, reply) => {
       const query = parseInput(contentQuery, request.query ?? {}, 'query');
       const download = await datasets.download(requestContext(request), request.params.name, request.params.version, query.format ?? 'parquet');
-      return reply
-        .header('content-type', download.contentType)
-        .header('content-length', String(download.size))
-        .header('content-disposition', attachment(download.fileName))
-        .header('x-content-type-options', 'nosniff')
-        .send(download.stream);
+      return sendDownload(reply, download);
     });
 
     scope.get<{ Params: VersionParams }>('/datasets/:name/versions/:version/diff', async (request) => {

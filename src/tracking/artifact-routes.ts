@@ -5,6 +5,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { invalidParam } from '../core/errors.ts';
+import { sendDownload } from '../server/download.ts';
 import { requestContext, requestInput, sendMlflowJson } from '../server/http.ts';
 import { streamRequestBody } from '../server/upload.ts';
 import type { ArtifactService } from './artifacts.ts';
@@ -35,12 +36,6 @@ function wildcardPath(request: FastifyRequest): string {
   return (request.params as Record<string, string>)['*'] ?? '';
 }
 
-/** RFC 6266 `Content-Disposition` with an ASCII fallback and the UTF-8 name. */
-function attachment(fileName: string): string {
-  const ascii = fileName.replace(/[^\x20-\x7e]|["\\]/g, '_');
-  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(fileName)}`;
-}
-
 /** Uploads the request body, streaming; see {@link ArtifactService.upload}. */
 async function upload(request: FastifyRequest, reply: FastifyReply, artifacts: ArtifactService): Promise<FastifyReply> {
   const path = wildcardPath(request);
@@ -64,12 +59,7 @@ export async function trackingArtifactRoutes(app: FastifyInstance, deps: { artif
 
   app.get('/artifacts/*', async (request, reply) => {
     const download = await artifacts.download(wildcardPath(request));
-    return reply
-      .header('content-type', download.contentType)
-      .header('content-length', String(download.size))
-      .header('content-disposition', attachment(download.fileName))
-      .header('x-content-type-options', 'nosniff')
-      .send(download.stream);
+    return sendDownload(reply, download);
   });
 
   app.delete('/artifacts/*', async (request, reply) => {
