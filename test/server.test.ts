@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { BlobStore } from '../src/storage/ports.ts';
 import { blobBackends, type Backend } from './support/backends.ts';
+import { rawRequest } from './support/raw-http.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 
 describe('server basics', () => {
@@ -120,6 +121,33 @@ describe('server basics', () => {
     assert.equal(v1.status, 404);
     assert.equal(v1.body.status, 404);
     assert.equal(v1.body.code, 'ENDPOINT_NOT_FOUND');
+  });
+
+  it('serves the MLflow API under /ajax-api too, with MLflow errors and the same body policy', async () => {
+    for (const base of ['/api/2.0', '/ajax-api/2.0']) {
+      const created = await server.json('POST', `${base}/mlflow/experiments/create`, { name: `twin${base.replace(/\//g, '-')}` });
+      assert.equal(created.status, 200, JSON.stringify(created.body));
+      const read = await server.json('GET', `/ajax-api/2.0/mlflow/experiments/get?experiment_id=${created.body.experiment_id}`);
+      assert.equal(read.body.experiment.name, `twin${base.replace(/\//g, '-')}`);
+    }
+    const missing = await server.json('GET', '/ajax-api/2.0/mlflow/experiments/get?experiment_id=424242');
+    assert.equal(missing.status, 404);
+    assert.equal(missing.body.error_code, 'RESOURCE_DOES_NOT_EXIST');
+    const unknown = await server.json('GET', '/ajax-api/2.0/mlflow/nope');
+    assert.equal(unknown.body.error_code, 'ENDPOINT_NOT_FOUND');
+    for (const base of ['/api/2.0', '/ajax-api/2.0']) {
+      const badUrl = await rawRequest(server.url, 'GET', `${base}/mlflow-artifacts/artifacts/%E0%A4%A`);
+      assert.equal(badUrl.status, 400);
+      assert.equal(JSON.parse(badUrl.body).error_code, 'BAD_REQUEST', badUrl.body);
+    }
+    const form = await server.fetch('/ajax-api/2.0/mlflow/experiments/create', {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: JSON.stringify({ name: 'csrf' }),
+    });
+    assert.equal(form.status, 415);
+    const csrf = await server.json('GET', '/api/2.0/mlflow/experiments/get-by-name?experiment_name=csrf');
+    assert.equal(csrf.status, 404);
   });
 });
 

@@ -51,6 +51,8 @@ export interface RouteSummary {
 }
 
 const REQUEST_ID_HEADER = 'x-request-id';
+/** URLs answered in MLflow's error shape: `/api/2.0/…` and its `/ajax-api/2.0/…` twin. */
+const MLFLOW_URL = /^\/(ajax-)?api\/2\.0\//;
 
 /** Builds the Fastify app; call `listen` on `http` to serve. */
 export async function buildApp(deps: AppDeps): Promise<App> {
@@ -64,7 +66,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1000 },
     // A URL Fastify cannot decode never reaches a route's error handler; render it like one.
     frameworkErrors: (error, request, reply) =>
-      (request.url.startsWith('/api/2.0/') ? mlflowErrorHandler : problemErrorHandler)(error, request, reply),
+      (MLFLOW_URL.test(request.url) ? mlflowErrorHandler : problemErrorHandler)(error, request, reply),
   });
   const services = createServices(deps);
   const routes: RouteSummary[] = [];
@@ -122,28 +124,25 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
   http.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
 
-  await http.register(
-    async (mlflow) => {
-      mlflow.setErrorHandler(mlflowErrorHandler);
-      mlflow.setNotFoundHandler((request, reply) =>
-        mlflowErrorHandler(new MloopError('ENDPOINT_NOT_FOUND', `no MLflow endpoint ${request.method} ${request.url}`), request, reply),
-      );
-      await trackingMlflowRoutes(mlflow, services);
-      await registryMlflowRoutes(mlflow, services);
-      await trackingArtifactListRoute(mlflow, services);
-    },
-    { prefix: '/api/2.0/mlflow' },
-  );
-  await http.register(
-    async (artifacts) => {
-      artifacts.setErrorHandler(mlflowErrorHandler);
-      artifacts.setNotFoundHandler((request, reply) =>
-        mlflowErrorHandler(new MloopError('ENDPOINT_NOT_FOUND', `no MLflow endpoint ${request.method} ${request.url}`), request, reply),
-      );
-      await trackingArtifactRoutes(artifacts, services);
-    },
-    { prefix: '/api/2.0/mlflow-artifacts' },
-  );
+  // MLflow serves the same API under `/ajax-api` too (its web UI calls that prefix).
+  for (const base of ['/api/2.0', '/ajax-api/2.0']) {
+    await http.register(
+      async (mlflow) => {
+        useMlflowErrors(mlflow);
+        await trackingMlflowRoutes(mlflow, services);
+        await registryMlflowRoutes(mlflow, services);
+        await trackingArtifactListRoute(mlflow, services);
+      },
+      { prefix: `${base}/mlflow` },
+    );
+    await http.register(
+      async (artifacts) => {
+        useMlflowErrors(artifacts);
+        await trackingArtifactRoutes(artifacts, services);
+      },
+      { prefix: `${base}/mlflow-artifacts` },
+    );
+  }
   await http.register(
     async (v1) => {
       await trackingRoutes(v1, services);
@@ -159,4 +158,12 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await feastRoutes(http, services);
 
   return { http, services, routes };
+}
+
+/** Errors in MLflow's shape (`{error_code, message}`) for every route of `scope`, unknown paths included. */
+function useMlflowErrors(scope: FastifyInstance): void {
+  scope.setErrorHandler(mlflowErrorHandler);
+  scope.setNotFoundHandler((request, reply) =>
+    mlflowErrorHandler(new MloopError('ENDPOINT_NOT_FOUND', `no MLflow endpoint ${request.method} ${request.url}`), request, reply),
+  );
 }

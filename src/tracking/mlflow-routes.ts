@@ -53,6 +53,7 @@ const experimentId = z.object({ experiment_id: str() });
 const schemas = {
   createExperiment: z.object({ name: str(), artifact_location: str().optional(), tags: z.array(tag).optional() }),
   getByName: z.object({ experiment_name: str() }),
+  listExperiments: z.object({ view_type: viewType.optional(), max_results: int64.optional(), page_token: str().optional() }),
   updateExperiment: z.object({ experiment_id: str(), new_name: str() }),
   experimentTag: z.object({ experiment_id: str(), key: str(), value: str().optional().default('') }),
   deleteExperimentTag: z.object({ experiment_id: str(), key: str() }),
@@ -152,6 +153,12 @@ export async function trackingMlflowRoutes(app: FastifyInstance, deps: { trackin
   };
   app.get('/experiments/search', searchExperiments);
   app.post('/experiments/search', searchExperiments);
+
+  // MLflow 1.x's listing, removed in 2.0 and kept here for old clients: a search without filter or order.
+  app.get('/experiments/list', async (request, reply) => {
+    const input = requestInput(request, schemas.listExperiments);
+    return sendMlflowJson(reply, await tracking.searchExperiments(requestContext(request), input));
+  });
 
   app.post('/experiments/update', async (request, reply) => {
     const input = requestInput(request, schemas.updateExperiment);
