@@ -3,6 +3,8 @@
  * against MLflow's REST API, not against mloop). Its requests carry what old clients send — both
  * `run_id` and `run_uuid`, MLflow 1.x's `experiments/list`, query strings for GETs — and it throws on
  * any status but 200, so every call below succeeding is itself the check that mloop answers them.
+ * Its `Experiments.setExperimentTag` is left out: the client builds its URL without the slash
+ * (`/experimentsset-experiment-tag`), which no server answers.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
