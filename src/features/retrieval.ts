@@ -151,16 +151,24 @@ function sqlStringKey(name: string): string {
   return `'${name.replaceAll("'", "''")}'`;
 }
 
-function aggSql(fn: string, arg: string): string {
+/**
+ * The SQL of one window aggregate over `arg`, counting only rows where `filter` holds. Sums and means
+ * add in event-time order (`__t`, then file order `__seq`), as `windows.ts` does: floating-point
+ * addition is not associative, so any other order can differ in the last bits. A mean is that sum
+ * over the count, as there.
+ */
+function aggSql(fn: string, arg: string, filter: string, order: string): string {
+  const where = ` FILTER (WHERE ${filter})`;
+  const sum = `sum(CAST(${arg} AS DOUBLE) ORDER BY ${order})${where}`;
   switch (fn) {
     case 'count':
-      return `count(${arg})`;
+      return `count(${arg})${where}`;
     case 'sum':
-      return `sum(CAST(${arg} AS DOUBLE))`;
+      return sum;
     case 'mean':
-      return `avg(CAST(${arg} AS DOUBLE))`;
+      return `(${sum} / count(${arg})${where})`;
     default:
-      return `${fn}(${arg})`;
+      return `${fn}(${arg})${where}`;
   }
 }
 
@@ -178,7 +186,7 @@ function windowCtes(v: ResolvedView, windows: ResolvedView['windowFeatures'], fr
   if (timed.length > 0) {
     const maxW = Math.max(...timed.map((x) => x.w.agg.window!));
     const aggs = timed.map(
-      ({ w, n }) => `${aggSql(w.agg.fn, `s.${arg(n, w)}`)} FILTER (WHERE s.__t > e.__t - ${w.agg.window}) AS ${q(w.spec.name)}`,
+      ({ w, n }) => `${aggSql(w.agg.fn, `s.${arg(n, w)}`, `s.__t > e.__t - ${w.agg.window}`, 's.__t, s.__seq')} AS ${q(w.spec.name)}`,
     );
     parts.push(
       `wt${i} AS (SELECT e.__rid, ${aggs.join(', ')} FROM (SELECT *, epoch_ms(${ts}) AS __t FROM e) e ` +
@@ -188,7 +196,7 @@ function windowCtes(v: ResolvedView, windows: ResolvedView['windowFeatures'], fr
   }
   if (counted.length > 0) {
     const maxN = Math.max(...counted.map((x) => x.w.agg.last!));
-    const aggs = counted.map(({ w, n }) => `${aggSql(w.agg.fn, arg(n, w))} FILTER (WHERE __rn <= ${w.agg.last}) AS ${q(w.spec.name)}`);
+    const aggs = counted.map(({ w, n }) => `${aggSql(w.agg.fn, arg(n, w), `__rn <= ${w.agg.last}`, '__t, __seq')} AS ${q(w.spec.name)}`);
     parts.push(
       `wn${i} AS (SELECT __rid, ${aggs.join(', ')} FROM (` +
         `SELECT e.__rid, s.*, row_number() OVER (PARTITION BY e.__rid ORDER BY s.__t DESC, s.__seq DESC) AS __rn ` +

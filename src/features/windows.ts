@@ -5,8 +5,12 @@
  * rows counting as newer). SQL semantics: NULL inputs are ignored; count of nothing is 0, the rest
  * NULL; NaN is the largest number (max is NaN when any input is; min only when all are).
  *
+ * Sums and means add in time order (`(t, seq)` ascending), a mean being that sum over the count, so
+ * that the last bits agree too.
+ *
  * This is the TypeScript side used by materialization; `retrieval.ts` builds the DuckDB side, and
- * `windows.test.ts` proves they agree.
+ * `retrieval.test.ts` ("window aggregations: offline SQL and the materialization path agree") proves
+ * they agree.
  */
 import type { AggregationSpec } from './domain.ts';
 import { compareValues, type ExprValue } from './expr.ts';
