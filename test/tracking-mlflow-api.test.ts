@@ -5,6 +5,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { metadataBackends } from './support/backends.ts';
+import { rawRequest } from './support/raw-http.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 
 const M = '/api/2.0/mlflow';
@@ -450,6 +451,14 @@ for (const backend of metadataBackends()) {
         const big = Array.from({ length: 100 }, (_, i) => ({ key: `big${i}`, value: 'x'.repeat(6000) }));
         const bigTags = Array.from({ length: 100 }, (_, i) => ({ key: `big${i}`, value: 'x'.repeat(6000) }));
         await fails(post('runs/log-batch', { run_id: runId, params: big, tags: bigTags }), 400, 'INVALID_PARAMETER_VALUE', /at most 1000000 bytes/);
+        // The same body sent chunked (no Content-Length) is measured as received.
+        const chunked = await rawRequest(server.url, 'POST', `${M}/runs/log-batch`, {
+          headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
+          body: JSON.stringify({ run_id: runId, params: big, tags: bigTags }),
+        });
+        assert.equal(chunked.status, 400, chunked.body);
+        assert.match(JSON.parse(chunked.body).message, /at most 1000000 bytes/);
+        assert.deepEqual(await getRun(runId), before);
       });
     });
 

@@ -50,6 +50,13 @@ export interface RouteSummary {
   readonly url: string;
 }
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The size in bytes of the JSON body as received (chunked or not); 0 without a body. */
+    bodyBytes: number;
+  }
+}
+
 const REQUEST_ID_HEADER = 'x-request-id';
 /** URLs answered in MLflow's error shape: `/api/2.0/…` and its `/ajax-api/2.0/…` twin. */
 const MLFLOW_URL = /^\/(ajax-)?api\/2\.0\//;
@@ -81,8 +88,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 
   // Only JSON is a request body here; text/plain (the form-post CSRF vector) gets 415.
   http.removeAllContentTypeParsers();
-  http.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+  http.decorateRequest('bodyBytes', 0);
+  http.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     try {
+      request.bodyBytes = Buffer.byteLength(body as string);
       done(null, parseJsonBody(body as string));
     } catch (error) {
       done(error as Error, undefined);

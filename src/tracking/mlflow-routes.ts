@@ -121,11 +121,6 @@ function plainLogBatch(body: unknown): LogBatchBody | undefined {
   return { run_id, run_uuid, metrics: out };
 }
 
-function contentLength(request: FastifyRequest): number {
-  const header = request.headers['content-length'];
-  return header === undefined ? 0 : Number(header) || 0;
-}
-
 /** MLflow-compatible routes of the tracking module (under /api/2.0/mlflow). */
 export async function trackingMlflowRoutes(app: FastifyInstance, deps: { tracking: TrackingService }): Promise<void> {
   const tracking = deps.tracking;
@@ -253,7 +248,7 @@ export async function trackingMlflowRoutes(app: FastifyInstance, deps: { trackin
   });
 
   app.post('/runs/log-batch', async (request, reply) => {
-    validateBatchRequestSize(contentLength(request));
+    validateBatchRequestSize(request.bodyBytes);
     const input = plainLogBatch(request.body) ?? requestInput(request, schemas.logBatch);
     const metrics = input.metrics ?? [];
     for (const m of metrics) if (m.step === undefined) m.step = 0;
