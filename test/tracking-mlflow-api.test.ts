@@ -590,6 +590,35 @@ for (const backend of metadataBackends()) {
       });
     });
 
+    describe('protobuf JSON as MLflow reads it', () => {
+      it('accepts integer experiment ids and reads null as an unset field', async () => {
+        const id = await newExperiment();
+        const run = await newRun(Number(id) as unknown as string, { run_name: null, tags: null, start_time: null });
+        assert.equal(run.info.experiment_id, id);
+        await ok(post('runs/log-metric', { run_id: run.info.run_id, key: 'm', value: 1, timestamp: 5, step: null }));
+        await ok(post('runs/log-batch', { run_id: run.info.run_id, metrics: [{ key: 'b', value: 2, timestamp: 6, step: null }], params: null, tags: null }));
+        const read = await getRun(run.info.run_id);
+        assert.deepEqual(
+          read.data.metrics.map((m: any) => [m.key, m.step]),
+          [
+            ['b', 0],
+            ['m', 0],
+          ],
+        );
+        const found = await searchRuns({ experiment_ids: [Number(id)], filter: null, order_by: null });
+        assert.deepEqual(found.runs.map((r: any) => r.info.run_id), [run.info.run_id]);
+        await ok(post('experiments/set-experiment-tag', { experiment_id: Number(id), key: 'k', value: 'v' }));
+      });
+
+      it('answers an empty or null required id with 400 naming it, as a missing one', async () => {
+        await fails(get('experiments/get', { experiment_id: '' }), 400, 'INVALID_PARAMETER_VALUE', /experiment_id/);
+        await fails(post('experiments/delete', { experiment_id: null }), 400, 'INVALID_PARAMETER_VALUE', /experiment_id: required/);
+        await fails(post('runs/search', { experiment_ids: [''] }), 400, 'INVALID_PARAMETER_VALUE', /experiment_ids\.0|experiment_ids\[0\]/);
+        await fails(post('runs/create', { experiment_id: -1 }), 400, 'INVALID_PARAMETER_VALUE', /experiment_id/);
+        await fails(post('runs/create', { experiment_id: 1.5 }), 400, 'INVALID_PARAMETER_VALUE', /experiment_id/);
+      });
+    });
+
     describe('projects', () => {
       it('keeps experiments and runs inside their project', async () => {
         await server.metadata.db.insertInto('projects').values({ name: 'other', description: null, created_at: 0 }).execute();

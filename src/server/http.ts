@@ -14,10 +14,15 @@ export function requestContext(request: FastifyRequest): RequestContext {
   return { actor: { name: 'anonymous' }, project, requestId: String(request.id) };
 }
 
-/** Parses the request input with `schema`: the query string for GET and DELETE without body, else the JSON body. */
-export function requestInput<S extends z.ZodType>(request: FastifyRequest, schema: S): z.output<S> {
+/**
+ * Parses the request input with `schema`: the query string for GET and DELETE without body, else the
+ * JSON body, passed through `prepareBody` first when given.
+ */
+export function requestInput<S extends z.ZodType>(request: FastifyRequest, schema: S, prepareBody?: (body: unknown) => unknown): z.output<S> {
   const useQuery = request.method === 'GET' || (request.method === 'DELETE' && request.body === undefined);
-  return parseInput(schema, useQuery ? (request.query ?? {}) : (request.body ?? {}), useQuery ? 'query' : 'body');
+  if (useQuery) return parseInput(schema, request.query ?? {}, 'query');
+  const body = request.body ?? {};
+  return parseInput(schema, prepareBody ? prepareBody(body) : body, 'body');
 }
 
 /**

@@ -9,15 +9,16 @@ import { invalidParam } from '../core/errors.ts';
 import { requestContext, requestInput, sendMlflowJson } from '../server/http.ts';
 import type { TrackingService } from './service.ts';
 import { validateBatchRequestSize } from './validation.ts';
-import { double, int64, str, stringList, tag, viewType } from './wire.ts';
+import { double, experimentIdField, int64, str, stringList, tag, viewType, withoutNulls } from './wire.ts';
 
 const stringArray = z.array(str(), { error: 'expected a list of strings' });
+const experimentIds = z.array(experimentIdField(), { error: 'expected a list of strings' });
 
 /**
  * The search requests, in their JSON-body form and in their query-string form (where a repeated
  * field given once arrives as a string).
  */
-function searchSchemas<L extends z.ZodType>(list: L) {
+function searchSchemas<L extends z.ZodType, I extends z.ZodType>(list: L, ids: I) {
   return {
     searchExperiments: z.object({
       max_results: int64.optional(),
@@ -27,7 +28,7 @@ function searchSchemas<L extends z.ZodType>(list: L) {
       view_type: viewType.optional(),
     }),
     searchRuns: z.object({
-      experiment_ids: list.optional(),
+      experiment_ids: ids.optional(),
       filter: str().optional(),
       run_view_type: viewType.optional(),
       max_results: int64.optional(),
@@ -36,8 +37,8 @@ function searchSchemas<L extends z.ZodType>(list: L) {
     }),
   };
 }
-const bodySearch = searchSchemas(stringArray);
-const querySearch = searchSchemas(stringList);
+const bodySearch = searchSchemas(stringArray, experimentIds);
+const querySearch = searchSchemas(stringList, stringList);
 
 const runRef = { run_id: str().optional(), run_uuid: str().optional() };
 
@@ -48,17 +49,17 @@ function runIdOf(input: { run_id?: string; run_uuid?: string }): string {
   return id;
 }
 
-const experimentId = z.object({ experiment_id: str() });
+const experimentId = z.object({ experiment_id: experimentIdField() });
 
 const schemas = {
   createExperiment: z.object({ name: str(), artifact_location: str().optional(), tags: z.array(tag).optional() }),
   getByName: z.object({ experiment_name: str() }),
   listExperiments: z.object({ view_type: viewType.optional(), max_results: int64.optional(), page_token: str().optional() }),
-  updateExperiment: z.object({ experiment_id: str(), new_name: str() }),
-  experimentTag: z.object({ experiment_id: str(), key: str(), value: str().optional().default('') }),
-  deleteExperimentTag: z.object({ experiment_id: str(), key: str() }),
+  updateExperiment: z.object({ experiment_id: experimentIdField(), new_name: str() }),
+  experimentTag: z.object({ experiment_id: experimentIdField(), key: str(), value: str().optional().default('') }),
+  deleteExperimentTag: z.object({ experiment_id: experimentIdField(), key: str() }),
   createRun: z.object({
-    experiment_id: str().optional(),
+    experiment_id: experimentIdField().optional(),
     user_id: str().optional(),
     run_name: str().optional(),
     start_time: int64.optional(),
@@ -121,29 +122,34 @@ function plainLogBatch(body: unknown): LogBatchBody | undefined {
   return { run_id, run_uuid, metrics: out };
 }
 
+/** {@link requestInput} with JSON `null` read as "not set", as protobuf's JSON mapping has it. */
+function mlflowInput<S extends z.ZodType>(request: FastifyRequest, schema: S): z.output<S> {
+  return requestInput(request, schema, withoutNulls);
+}
+
 /** MLflow-compatible routes of the tracking module (under /api/2.0/mlflow). */
 export async function trackingMlflowRoutes(app: FastifyInstance, deps: { tracking: TrackingService }): Promise<void> {
   const tracking = deps.tracking;
 
   // ---- experiments ----
   app.post('/experiments/create', async (request, reply) => {
-    const input = requestInput(request, schemas.createExperiment);
+    const input = mlflowInput(request, schemas.createExperiment);
     const experiment = await tracking.createExperiment(requestContext(request), input);
     return sendMlflowJson(reply, { experiment_id: experiment.experiment_id });
   });
 
   app.get('/experiments/get', async (request, reply) => {
-    const input = requestInput(request, experimentId);
+    const input = mlflowInput(request, experimentId);
     return sendMlflowJson(reply, { experiment: await tracking.getExperiment(requestContext(request), input.experiment_id) });
   });
 
   app.get('/experiments/get-by-name', async (request, reply) => {
-    const input = requestInput(request, schemas.getByName);
+    const input = mlflowInput(request, schemas.getByName);
     return sendMlflowJson(reply, { experiment: await tracking.getExperimentByName(requestContext(request), input.experiment_name) });
   });
 
   const searchExperiments = async (request: FastifyRequest, reply: FastifyReply) => {
-    const input = requestInput(request, request.method === 'GET' ? querySearch.searchExperiments : bodySearch.searchExperiments);
+    const input = mlflowInput(request, request.method === 'GET' ? querySearch.searchExperiments : bodySearch.searchExperiments);
     return sendMlflowJson(reply, await tracking.searchExperiments(requestContext(request), input));
   };
   app.get('/experiments/search', searchExperiments);
@@ -151,53 +157,53 @@ export async function trackingMlflowRoutes(app: FastifyInstance, deps: { trackin
 
   // MLflow 1.x's listing, removed in 2.0 and kept here for old clients: a search without filter or order.
   app.get('/experiments/list', async (request, reply) => {
-    const input = requestInput(request, schemas.listExperiments);
+    const input = mlflowInput(request, schemas.listExperiments);
     return sendMlflowJson(reply, await tracking.searchExperiments(requestContext(request), input));
   });
 
   app.post('/experiments/update', async (request, reply) => {
-    const input = requestInput(request, schemas.updateExperiment);
+    const input = mlflowInput(request, schemas.updateExperiment);
     await tracking.renameExperiment(requestContext(request), input.experiment_id, input.new_name);
     return sendMlflowJson(reply, {});
   });
 
   app.post('/experiments/delete', async (request, reply) => {
-    const input = requestInput(request, experimentId);
+    const input = mlflowInput(request, experimentId);
     await tracking.deleteExperiment(requestContext(request), input.experiment_id);
     return sendMlflowJson(reply, {});
   });
 
   app.post('/experiments/restore', async (request, reply) => {
-    const input = requestInput(request, experimentId);
+    const input = mlflowInput(request, experimentId);
     await tracking.restoreExperiment(requestContext(request), input.experiment_id);
     return sendMlflowJson(reply, {});
   });
 
   app.post('/experiments/set-experiment-tag', async (request, reply) => {
-    const input = requestInput(request, schemas.experimentTag);
+    const input = mlflowInput(request, schemas.experimentTag);
     await tracking.setExperimentTag(requestContext(request), input.experiment_id, { key: input.key, value: input.value });
     return sendMlflowJson(reply, {});
   });
 
   app.post('/experiments/delete-experiment-tag', async (request, reply) => {
-    const input = requestInput(request, schemas.deleteExperimentTag);
+    const input = mlflowInput(request, schemas.deleteExperimentTag);
     await tracking.deleteExperimentTag(requestContext(request), input.experiment_id, input.key);
     return sendMlflowJson(reply, {});
   });
 
   // ---- runs ----
   app.post('/runs/create', async (request, reply) => {
-    const input = requestInput(request, schemas.createRun);
+    const input = mlflowInput(request, schemas.createRun);
     return sendMlflowJson(reply, { run: await tracking.createRun(requestContext(request), input) });
   });
 
   app.get('/runs/get', async (request, reply) => {
-    const input = requestInput(request, schemas.runOnly);
+    const input = mlflowInput(request, schemas.runOnly);
     return sendMlflowJson(reply, { run: await tracking.getRun(requestContext(request), runIdOf(input)) });
   });
 
   app.post('/runs/update', async (request, reply) => {
-    const input = requestInput(request, schemas.updateRun);
+    const input = mlflowInput(request, schemas.updateRun);
     const runInfo = await tracking.updateRun(requestContext(request), runIdOf(input), {
       status: input.status,
       end_time: input.end_time,
@@ -207,19 +213,19 @@ export async function trackingMlflowRoutes(app: FastifyInstance, deps: { trackin
   });
 
   app.post('/runs/delete', async (request, reply) => {
-    const input = requestInput(request, schemas.runOnly);
+    const input = mlflowInput(request, schemas.runOnly);
     await tracking.deleteRun(requestContext(request), runIdOf(input));
     return sendMlflowJson(reply, {});
   });
 
   app.post('/runs/restore', async (request, reply) => {
-    const input = requestInput(request, schemas.runOnly);
+    const input = mlflowInput(request, schemas.runOnly);
     await tracking.restoreRun(requestContext(request), runIdOf(input));
     return sendMlflowJson(reply, {});
   });
 
   app.post('/runs/log-metric', async (request, reply) => {
-    const input = requestInput(request, schemas.logMetric);
+    const input = mlflowInput(request, schemas.logMetric);
     await tracking.logMetric(requestContext(request), runIdOf(input), {
       key: input.key,
       value: input.value,
@@ -230,26 +236,26 @@ export async function trackingMlflowRoutes(app: FastifyInstance, deps: { trackin
   });
 
   app.post('/runs/log-parameter', async (request, reply) => {
-    const input = requestInput(request, schemas.logParam);
+    const input = mlflowInput(request, schemas.logParam);
     await tracking.logParam(requestContext(request), runIdOf(input), { key: input.key, value: input.value });
     return sendMlflowJson(reply, {});
   });
 
   app.post('/runs/set-tag', async (request, reply) => {
-    const input = requestInput(request, schemas.setTag);
+    const input = mlflowInput(request, schemas.setTag);
     await tracking.setTag(requestContext(request), runIdOf(input), { key: input.key, value: input.value });
     return sendMlflowJson(reply, {});
   });
 
   app.post('/runs/delete-tag', async (request, reply) => {
-    const input = requestInput(request, schemas.deleteTag);
+    const input = mlflowInput(request, schemas.deleteTag);
     await tracking.deleteTag(requestContext(request), runIdOf(input), input.key);
     return sendMlflowJson(reply, {});
   });
 
   app.post('/runs/log-batch', async (request, reply) => {
     validateBatchRequestSize(request.bodyBytes);
-    const input = plainLogBatch(request.body) ?? requestInput(request, schemas.logBatch);
+    const input = plainLogBatch(request.body) ?? mlflowInput(request, schemas.logBatch);
     const metrics = input.metrics ?? [];
     for (const m of metrics) if (m.step === undefined) m.step = 0;
     await tracking.logBatch(requestContext(request), runIdOf(input), {
@@ -261,7 +267,7 @@ export async function trackingMlflowRoutes(app: FastifyInstance, deps: { trackin
   });
 
   app.post('/runs/log-inputs', async (request, reply) => {
-    const input = requestInput(request, schemas.logInputs);
+    const input = mlflowInput(request, schemas.logInputs);
     await tracking.logInputs(
       requestContext(request),
       runIdOf(input),
@@ -271,14 +277,14 @@ export async function trackingMlflowRoutes(app: FastifyInstance, deps: { trackin
   });
 
   const searchRuns = async (request: FastifyRequest, reply: FastifyReply) => {
-    const input = requestInput(request, request.method === 'GET' ? querySearch.searchRuns : bodySearch.searchRuns);
+    const input = mlflowInput(request, request.method === 'GET' ? querySearch.searchRuns : bodySearch.searchRuns);
     return sendMlflowJson(reply, await tracking.searchRuns(requestContext(request), { ...input, experiment_ids: input.experiment_ids ?? [] }));
   };
   app.post('/runs/search', searchRuns);
   app.get('/runs/search', searchRuns);
 
   app.get('/metrics/get-history', async (request, reply) => {
-    const input = requestInput(request, schemas.metricHistory);
+    const input = mlflowInput(request, schemas.metricHistory);
     const page = await tracking.getMetricHistory(requestContext(request), runIdOf(input), input.metric_key, {
       max_results: input.max_results,
       page_token: input.page_token,

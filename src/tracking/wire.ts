@@ -17,6 +17,36 @@ export function str() {
   return z.string({ error: (issue) => (issue.input === undefined ? 'required' : `expected a string, got ${describe(issue.input)}`) });
 }
 
+/**
+ * An experiment id: a string as in MLflow's proto, or a JSON integer (MLflow's request parser turns
+ * those into strings too). Empty counts as missing, as MLflow's required-field check has it.
+ */
+export function experimentIdField() {
+  return z
+    .union([z.string(), z.number().int().nonnegative()], {
+      error: (issue) => (issue.input === undefined ? 'required' : `expected a string, got ${describe(issue.input)}`),
+    })
+    .transform((v, ctx): string => {
+      if (v === '') {
+        ctx.addIssue({ code: 'custom', message: 'required (got an empty string)', input: v });
+        return z.NEVER;
+      }
+      return String(v);
+    });
+}
+
+/**
+ * `value` with every object key whose value is JSON `null` left out, at any depth: protobuf's JSON
+ * mapping reads `null` as "not set", so MLflow clients may send it for any optional field.
+ */
+export function withoutNulls(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutNulls);
+  if (typeof value !== 'object' || value === null) return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) if (v !== null) out[key] = withoutNulls(v);
+  return out;
+}
+
 const INT_TEXT = /^-?\d{1,19}$/;
 
 /** An int64: a JSON number without fraction, or a decimal string (protobuf JSON, query strings). */
