@@ -5,9 +5,14 @@
  * whose tensors keep data outside the model's folder (CVE-2022-25882: absolute paths, `..`, drive
  * letters, URLs, percent-encoded escapes — in initializers, Constant nodes and subgraphs) are refused
  * with 400 and nothing is stored; so are files with in-folder external data (an upload is one file),
- * non-ONNX bytes and models onnxruntime cannot load. Also through the CLI.
+ * non-ONNX bytes and models onnxruntime cannot load. Also through the CLI. Classifiers exported as
+ * skl2onnx exports them by default (a ZipMap writes `output_probability`, a sequence of maps; fitted by
+ * scikit-learn in `scripts/fixtures/zipmap.py`) are registered with their task and classes and evaluated,
+ * with scikit-learn's predictions as the oracle; an output named at registration that scoring cannot
+ * read is refused with 400 naming it.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -16,10 +21,26 @@ import { OnnxGraphBuilder, int } from '../src/training/onnx/builder.ts';
 import { tempDir } from './support/backends.ts';
 import { runCli, spawnServer, type ServerProcess } from './support/process.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
+import { trainingFixture } from './support/training-data.ts';
 import { uploadFixture } from './support/training.ts';
 
 const { onnx } = onnxProto;
 const COLUMNS = ['mean_radius', 'mean_texture', 'mean_concave_points', 'worst_area'];
+const ZIPMAP = trainingFixture<Record<'binary' | 'multiclass', { dataset: string; columns: string[]; classes: string[]; proba: number[][] }>>('sklearn_zipmap');
+const zipMapModel = (name: 'binary' | 'multiclass') => new Uint8Array(readFileSync(new URL(`fixtures/training/sklearn_zipmap_${name}.onnx`, import.meta.url)));
+
+/** Accuracy of scikit-learn's predictions (the arg max of predict_proba) against the dataset's labels. */
+function oracleAccuracy(name: 'binary' | 'multiclass'): number {
+  const { dataset, classes, proba } = ZIPMAP[name];
+  const lines = readFileSync(new URL(`fixtures/data/${dataset}.csv`, import.meta.url), 'utf8').trim().split('\n');
+  const target = lines[0].split(',').indexOf('target');
+  let right = 0;
+  proba.forEach((row, r) => {
+    const predicted = classes[row.indexOf(Math.max(...row))];
+    if (predicted === lines[r + 1].split(',')[target]) right++;
+  });
+  return right / proba.length;
+}
 
 /** A logistic model as torch.onnx exports one: MatMul, Add, Sigmoid over one [N, 4] input. */
 function torchLikeClassifier(): Uint8Array {
@@ -109,8 +130,44 @@ describe('external ONNX models', () => {
     server = await startTestServer();
     await uploadFixture(server, 'bc', 'breast_cancer');
     await uploadFixture(server, 'diabetes', 'diabetes');
+    await uploadFixture(server, 'wine', 'wine');
   });
   after(() => server?.close());
+
+  for (const [name, dataset, keyType] of [['binary', 'bc', 'int64'], ['multiclass', 'wine', 'string']] as const) {
+    it(`registers a scikit-learn ${name} classifier exported with a ZipMap and evaluates it`, async () => {
+      const { columns, classes } = ZIPMAP[name];
+      const res = await upload(server, `sk-zipmap-${name}`, zipMapModel(name), `?target=target&columns=${columns.join(',')}`);
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+      const sig = res.body.signature;
+      assert.deepEqual(sig.outputs, [
+        { name: 'output_label', type: keyType, shape: [null] },
+        { name: 'output_probability', type: `seq(map(${keyType},float))`, shape: [] },
+      ]);
+      assert.equal(sig.task, name);
+      assert.deepEqual(sig.classes, classes);
+      assert.equal(sig.probabilitiesOutput, 'output_probability');
+      assert.equal(sig.zipMapInput, 'probabilities');
+      assert.equal(sig.producer.name, 'skl2onnx');
+      const ev = await server.json('POST', '/api/v1/evaluations?wait=true', { model: `sk-zipmap-${name}@1`, dataset: `${dataset}@latest`, bootstrap: { n: 0 }, latency: { runs: 10 } });
+      assert.equal(ev.status, 201, JSON.stringify(ev.body));
+      assert.equal(ev.body.metrics.accuracy.value, oracleAccuracy(name));
+      assert.ok(ev.body.latency.p50_ms > 0);
+    });
+  }
+
+  it('refuses, at registration, a named output that is not numeric', async () => {
+    const models = (await server.json('GET', '/api/v1/models')).body.models.length;
+    const asProbabilities = await upload(server, 'sk-bad', zipMapModel('binary'), '?probabilities_output=output_label');
+    assert.equal(asProbabilities.status, 400, JSON.stringify(asProbabilities.body));
+    assert.deepEqual(asProbabilities.body.errors.map((e: { field: string }) => e.field), ['probabilities_output']);
+    assert.match(asProbabilities.body.detail, /output "output_label" is int64/);
+    const asValues = await upload(server, 'sk-bad', zipMapModel('binary'), '?task=regression&value_output=output_probability');
+    assert.equal(asValues.status, 400, JSON.stringify(asValues.body));
+    assert.deepEqual(asValues.body.errors.map((e: { field: string }) => e.field), ['value_output']);
+    assert.match(asValues.body.detail, /output "output_probability" is seq\(map\(int64,float\)\)/);
+    assert.equal((await server.json('GET', '/api/v1/models')).body.models.length, models);
+  });
 
   it('registers a torch-style classifier with its signature and evaluates it', async () => {
     const res = await upload(server, 'torch-bc', torchLikeClassifier(), `?target=target&columns=${COLUMNS.join(',')}&description=imported`);

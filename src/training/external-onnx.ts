@@ -45,7 +45,25 @@ export interface OnnxFacts {
   readonly outputs: SignatureTensor[];
   readonly producer: { name: string; version: string; irVersion: number; opsets: { domain: string; version: number }[] };
   readonly metadata: Record<string, string>;
+  /** The graph outputs written by a ZipMap node (skl2onnx's default classifier export); none when absent. */
+  readonly zipMaps?: readonly ZipMapOutput[];
 }
+
+/**
+ * A graph output written by an `ai.onnx.ml` ZipMap node: a sequence of maps class label → probability
+ * (`seq(map(int64|string, float))`), as skl2onnx exports `output_probability` unless `zipmap=False`.
+ */
+export interface ZipMapOutput {
+  /** The graph output (`output_probability`). */
+  readonly output: string;
+  /** The float tensor [N, k] the ZipMap reads; its columns are the classes in the order of `classes`. */
+  readonly input: string;
+  /** The class labels of the node (`classlabels_int64s` or `classlabels_strings`), as text. */
+  readonly classes: readonly string[];
+}
+
+/** Type names of the tensor outputs whose values scoring can read as numbers. */
+const NUMERIC_TYPES = new Set(['float', 'double', 'int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32', 'uint64']);
 
 /** One tensor that keeps its data outside the file. */
 interface ExternalRef {
@@ -181,7 +199,59 @@ export function onnxFacts(model: O.ModelProto): OnnxFacts {
       opsets: (model.opsetImport ?? []).map((o) => ({ domain: o.domain || 'ai.onnx', version: Number(o.version ?? 0) })),
     },
     metadata: Object.fromEntries((model.metadataProps ?? []).map((p) => [p.key ?? '', p.value ?? ''])),
+    zipMaps: zipMapOutputs(graph),
   };
+}
+
+function isZipMap(node: O.INodeProto): boolean {
+  return node.opType === 'ZipMap' && node.domain === 'ai.onnx.ml';
+}
+
+/** The ZipMap nodes of the main graph that write a graph output. */
+function zipMapOutputs(graph: O.IGraphProto): ZipMapOutput[] {
+  const outputs = new Set((graph.output ?? []).map((o) => o.name));
+  const found: ZipMapOutput[] = [];
+  for (const node of graph.node ?? []) {
+    const output = node.output?.[0];
+    const input = node.input?.[0];
+    if (!isZipMap(node) || !output || !input || !outputs.has(output)) continue;
+    const ints = node.attribute?.find((a) => a.name === 'classlabels_int64s')?.ints ?? [];
+    const strings = node.attribute?.find((a) => a.name === 'classlabels_strings')?.strings ?? [];
+    const decoder = new TextDecoder();
+    const classes = ints.length > 0 ? ints.map((v) => String(v)) : strings.map((b) => decoder.decode(b));
+    found.push({ output, input, classes });
+  }
+  return found;
+}
+
+/**
+ * The model with the input tensor of each ZipMap that writes a graph output added as a graph output
+ * too, so onnxruntime-node — which cannot return sequences or maps ("Non tensor type is temporarily not
+ * supported") — can fetch the probabilities [N, k] the ZipMap reads. Files without a ZipMap (a byte
+ * search for the operator name, then a decode to be sure) are returned as they are; so are files that
+ * do not decode, for onnxruntime to refuse with its own message.
+ */
+export function exposeZipMapInputs(bytes: Uint8Array): Uint8Array {
+  if (Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).indexOf('ZipMap') < 0) return bytes;
+  let model: O.ModelProto;
+  try {
+    model = onnx.ModelProto.decode(bytes);
+  } catch {
+    return bytes;
+  }
+  const graph = model.graph;
+  if (!graph) return bytes;
+  const outputs = new Set((graph.output ?? []).map((o) => o.name));
+  const inputs = new Set((graph.input ?? []).map((i) => i.name));
+  let added = 0;
+  for (const zipMap of zipMapOutputs(graph)) {
+    if (outputs.has(zipMap.input) || inputs.has(zipMap.input)) continue;
+    // ZipMap reads tensor(float) only.
+    graph.output = [...(graph.output ?? []), onnx.ValueInfoProto.create({ name: zipMap.input, type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT } } })];
+    outputs.add(zipMap.input);
+    added++;
+  }
+  return added === 0 ? bytes : onnx.ModelProto.encode(model).finish();
 }
 
 /** How the caller describes an external model's outputs (all optional: guessed from names and shapes). */
@@ -201,8 +271,10 @@ export interface ExternalModelOptions {
 
 /**
  * The stored signature of an external model. The task and the output roles are taken from the options,
- * else guessed: a float output named like `probabilities` (skl2onnx with `zipmap=False`) means
- * classification; a single float output means regression; `label` names the label output.
+ * else guessed: a float output named like `probabilities` (skl2onnx with `zipmap=False`) or a ZipMap's
+ * sequence of maps (skl2onnx's default `output_probability`, classes read from the node) means
+ * classification; a single float output means regression; `label` names the label output. An output
+ * named in the options must be of a type scoring can read, else 400 naming it.
  */
 export function externalSignature(facts: OnnxFacts, options: ExternalModelOptions): StoredSignature {
   const outputNames = new Set(facts.outputs.map((o) => o.name));
@@ -213,9 +285,26 @@ export function externalSignature(facts: OnnxFacts, options: ExternalModelOption
   ] as const) {
     if (name !== undefined && !outputNames.has(name)) throw invalidParam(field, `the model has no output "${name}" (outputs: ${[...outputNames].join(', ')})`);
   }
+  const byName = new Map(facts.outputs.map((o) => [o.name, o]));
+  const zipMaps = new Map((facts.zipMaps ?? []).map((z) => [z.output, z]));
+  if (options.probabilitiesOutput !== undefined) {
+    const o = byName.get(options.probabilitiesOutput)!;
+    if (!zipMaps.has(o.name) && o.type !== 'float' && o.type !== 'double') {
+      throw invalidParam('probabilities_output', `output "${o.name}" is ${o.type}; class probabilities must be a float or double tensor [N, k] or a ZipMap's seq(map(int64|string, float))`);
+    }
+  }
+  if (options.valueOutput !== undefined) {
+    const o = byName.get(options.valueOutput)!;
+    if (!NUMERIC_TYPES.has(o.type)) throw invalidParam('value_output', `output "${o.name}" is ${o.type}; values must be a numeric tensor [N] or [N, 1]`);
+  }
+  if (options.labelOutput !== undefined) {
+    const o = byName.get(options.labelOutput)!;
+    if (!NUMERIC_TYPES.has(o.type) && o.type !== 'string') throw invalidParam('label_output', `output "${o.name}" is ${o.type}; labels must be a numeric or string tensor [N]`);
+  }
   const floatOutputs = facts.outputs.filter((o) => o.type === 'float' || o.type === 'double');
-  const probabilities = options.probabilitiesOutput ?? floatOutputs.find((o) => /prob/i.test(o.name))?.name;
-  const label = options.labelOutput ?? facts.outputs.find((o) => /label/i.test(o.name))?.name;
+  const probabilities = options.probabilitiesOutput ?? floatOutputs.find((o) => /prob/i.test(o.name))?.name ?? [...zipMaps.keys()][0];
+  const zipMap = probabilities === undefined ? undefined : zipMaps.get(probabilities);
+  const label = options.labelOutput ?? facts.outputs.find((o) => /label/i.test(o.name) && (NUMERIC_TYPES.has(o.type) || o.type === 'string'))?.name;
   let task: Task | undefined;
   let classes = options.classes ? [...options.classes] : undefined;
   const requested = options.task;
@@ -223,14 +312,23 @@ export function externalSignature(facts: OnnxFacts, options: ExternalModelOption
     task = 'regression';
   } else if (requested !== undefined || probabilities) {
     if (!probabilities) throw invalidParam('probabilities_output', 'a classifier needs a float output of class probabilities [N, k]; name it');
-    const shape = facts.outputs.find((o) => o.name === probabilities)!.shape;
-    const k = classes?.length ?? (typeof shape[1] === 'number' ? shape[1] : undefined);
-    if (k === undefined) throw invalidParam('classes', `the number of classes cannot be read from output "${probabilities}" (shape [${shape.join(', ')}]); give classes`);
-    classes ??= Array.from({ length: k }, (_, i) => String(i));
+    let k: number | undefined;
+    if (zipMap) {
+      k = zipMap.classes.length;
+      if (k === 0) throw invalidParam('probabilities_output', `the ZipMap that writes output "${probabilities}" lists no class labels`);
+      if (classes && classes.length !== k) throw invalidParam('classes', `${classes.length} classes were given; the ZipMap that writes output "${probabilities}" has ${k} (${zipMap.classes.join(', ')})`);
+      classes ??= [...zipMap.classes];
+    } else {
+      const shape = byName.get(probabilities)!.shape;
+      k = classes?.length ?? (typeof shape[1] === 'number' ? shape[1] : undefined);
+      if (k === undefined) throw invalidParam('classes', `the number of classes cannot be read from output "${probabilities}" (shape [${shape.join(', ')}]); give classes`);
+      classes ??= Array.from({ length: k }, (_, i) => String(i));
+    }
     task = requested === 'binary' || requested === 'multiclass' ? requested : k === 2 ? 'binary' : 'multiclass';
     if (task === 'binary' && k !== 2) throw invalidParam('task', `binary, but output "${probabilities}" has ${k} classes`);
   }
   const valueOutput = task === 'regression' ? (options.valueOutput ?? floatOutputs[0]?.name) : undefined;
+  if (task === 'regression' && valueOutput === undefined) throw invalidParam('value_output', `a regression model needs a numeric output of values; name one of ${facts.outputs.map((o) => `"${o.name}" (${o.type})`).join(', ')}`);
   let inputs: SignatureTensor[] = facts.inputs;
   if (options.columns) {
     const matrix = facts.inputs.filter((i) => i.shape.length === 2 && i.shape[1] !== 1);
@@ -251,6 +349,7 @@ export function externalSignature(facts: OnnxFacts, options: ExternalModelOption
     ...(options.target ? { target: options.target } : {}),
     ...(classes && task !== 'regression' ? { classes } : {}),
     ...(task && task !== 'regression' ? { probabilitiesOutput: probabilities } : {}),
+    ...(task && task !== 'regression' && zipMap ? { zipMapInput: zipMap.input } : {}),
     ...(valueOutput ? { valueOutput } : {}),
     ...(label ? { labelOutput: label } : {}),
     producer: facts.producer,

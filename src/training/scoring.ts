@@ -5,6 +5,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import { invalidParam, MloopError } from '../core/errors.ts';
+import { exposeZipMapInputs } from './external-onnx.ts';
 import type { Table } from './types.ts';
 
 /** An input or output of a model signature, as mloop stores it for built-in and external models. */
@@ -28,8 +29,14 @@ export interface ScoringSignature {
   readonly inputs: readonly SignatureTensor[];
   readonly outputs: readonly SignatureTensor[];
   readonly task: 'binary' | 'multiclass' | 'regression';
-  /** Classification: the output holding class probabilities [N, k]. */
+  /** Classification: the output holding class probabilities [N, k] (or a ZipMap's sequence of maps, see `zipMapInput`). */
   readonly probabilitiesOutput?: string;
+  /**
+   * Classification through a ZipMap output (skl2onnx's default `output_probability`, which
+   * onnxruntime-node cannot return): the float tensor [N, k] the ZipMap reads, columns in the order of
+   * the signature's classes. {@link openSession} makes it a graph output; scoring reads it instead.
+   */
+  readonly zipMapInput?: string;
   /** Regression: the output holding values [N] or [N, 1]. */
   readonly valueOutput?: string;
 }
@@ -45,10 +52,14 @@ export interface Scores {
 
 const BATCH = 4096;
 
-/** Opens an onnxruntime session on model bytes; a file onnxruntime cannot load is INVALID_PARAMETER_VALUE on `field`. */
+/**
+ * Opens an onnxruntime session on model bytes; a file onnxruntime cannot load is INVALID_PARAMETER_VALUE
+ * on `field`. The tensors that ZipMap nodes read become outputs too (see `exposeZipMapInputs`), so
+ * classifiers exported with a ZipMap can be scored.
+ */
 export async function openSession(bytes: Uint8Array, field = 'model'): Promise<ort.InferenceSession> {
   try {
-    return await ort.InferenceSession.create(bytes, { executionProviders: ['cpu'], graphOptimizationLevel: 'all' });
+    return await ort.InferenceSession.create(exposeZipMapInputs(bytes), { executionProviders: ['cpu'], graphOptimizationLevel: 'all' });
   } catch (error) {
     throw invalidParam(field, `onnxruntime cannot load the model: ${(error as Error).message.split('\n')[0]}`);
   }
@@ -119,24 +130,27 @@ function matrixFeed(table: Table, input: SignatureTensor, start: number, end: nu
   return new ort.Tensor(input.type === 'double' ? 'float64' : 'float32', out, [n, d]);
 }
 
-function toFloat64(data: unknown): Float64Array {
+function toFloat64(data: unknown, output: string): Float64Array {
   if (data instanceof Float64Array) return data;
-  if (data instanceof Float32Array || data instanceof Int32Array || data instanceof Uint8Array) return Float64Array.from(data);
-  if (data instanceof BigInt64Array) return Float64Array.from(data, (v) => Number(v));
-  throw new MloopError('INVALID_PARAMETER_VALUE', 'model output is not numeric');
+  if (data instanceof BigInt64Array || data instanceof BigUint64Array) return Float64Array.from(data, (v) => Number(v));
+  if (data instanceof Float32Array || data instanceof Int8Array || data instanceof Int16Array || data instanceof Int32Array || data instanceof Uint8Array || data instanceof Uint16Array || data instanceof Uint32Array) {
+    return Float64Array.from(data);
+  }
+  throw new MloopError('INVALID_PARAMETER_VALUE', `model output "${output}" is not numeric`);
 }
 
 /** Scores every row of `table`. */
 export async function scoreTable(session: ort.InferenceSession, table: Table, signature: ScoringSignature): Promise<Scores> {
-  const wanted = signature.task === 'regression' ? signature.valueOutput : signature.probabilitiesOutput;
-  if (!wanted) throw invalidParam('model', `the signature names no ${signature.task === 'regression' ? 'value' : 'probabilities'} output`);
+  const named = signature.task === 'regression' ? signature.valueOutput : signature.probabilitiesOutput;
+  if (!named) throw invalidParam('model', `the signature names no ${signature.task === 'regression' ? 'value' : 'probabilities'} output`);
+  const wanted = signature.task !== 'regression' && signature.zipMapInput ? signature.zipMapInput : named;
   const parts: Float64Array[] = [];
   let width = 0;
   for (let start = 0; start < table.rows; start += BATCH) {
     const end = Math.min(table.rows, start + BATCH);
     const out = await session.run(feedsOf(table, signature.inputs, start, end), [wanted]);
     const tensor = out[wanted];
-    const values = toFloat64(tensor.data);
+    const values = toFloat64(tensor.data, named);
     width = (end - start) === 0 ? 0 : values.length / (end - start);
     parts.push(values);
   }
@@ -155,18 +169,20 @@ export async function scoreTable(session: ort.InferenceSession, table: Table, si
 
 /**
  * Single-row latency of `session`: runs each of the first rows of `table` (cycling) `runs` times after
- * `warmup` runs; returns percentiles in milliseconds.
+ * `warmup` runs; returns percentiles in milliseconds. Every tensor output is fetched (onnxruntime-node
+ * cannot return sequences or maps, so a ZipMap's output is left out and its input fetched instead).
  */
 export async function measureLatency(session: ort.InferenceSession, table: Table, inputs: readonly SignatureTensor[], options: { runs?: number; warmup?: number } = {}): Promise<{ p50: number; p99: number; runs: number }> {
   const runs = options.runs ?? 200;
   const warmup = options.warmup ?? 20;
   const rows = Math.max(1, Math.min(table.rows, 64));
   const feeds = Array.from({ length: rows }, (_, r) => feedsOf(table, inputs, r, r + 1));
-  for (let i = 0; i < warmup; i++) await session.run(feeds[i % rows]);
+  const fetches = session.outputMetadata.filter((o) => o.isTensor).map((o) => o.name);
+  for (let i = 0; i < warmup; i++) await session.run(feeds[i % rows], fetches);
   const times = new Float64Array(runs);
   for (let i = 0; i < runs; i++) {
     const t = process.hrtime.bigint();
-    await session.run(feeds[i % rows]);
+    await session.run(feeds[i % rows], fetches);
     times[i] = Number(process.hrtime.bigint() - t) / 1e6;
   }
   times.sort();
