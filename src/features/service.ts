@@ -34,10 +34,10 @@ import { FeatureStoreQueries } from './store.ts';
 import { windowValue, type WindowRow } from './windows.ts';
 
 /**
- * What the feature store uses of the data module: local Parquet files of versions (sources, entity
- * rows) and derived versions (training sets, pushed rows).
+ * What the feature store uses of the data module: the usability gate and local Parquet files of
+ * versions (sources, entity rows, logged rows), and derived versions (training sets, pushed rows).
  */
-export type FeatureDatasets = Pick<DatasetService, 'localParquetPath' | 'createDerived' | 'deleteVersion'>;
+export type FeatureDatasets = Pick<DatasetService, 'assertUsable' | 'localParquetPath' | 'createDerived' | 'deleteVersion'>;
 
 /** What {@link FeatureStoreService} needs. */
 export interface FeatureStoreDeps {
@@ -747,9 +747,14 @@ export class FeatureStoreService {
     return { columns: names.map((name) => ({ name, nullable: nullable.has(name) })), parents: [] };
   }
 
-  /** A dataset version (the latest when `version` is absent) with a local file DuckDB can read. */
+  /**
+   * A dataset version (the latest when `version` is absent) with a local file DuckDB can read. A
+   * version whose validation failed is refused (INVALID_STATE, as training refuses it): sources,
+   * entity rows and logged rows all pass this gate.
+   */
   async #resolveDataset(ctx: RequestContext, name: string, version?: string): Promise<{ name: string; version: string; path: string; schema: DatasetSchema }> {
-    const found = await this.deps.datasets.localParquetPath(ctx, name, version ?? 'latest');
+    const usable = await this.deps.datasets.assertUsable(ctx, name, version ?? 'latest');
+    const found = await this.deps.datasets.localParquetPath(ctx, name, usable.version);
     return { name, ...found };
   }
 
