@@ -1,12 +1,17 @@
 /**
  * Bad training and tuning requests: each is answered at once with a 400 problem that names the field
  * (unknown dataset or version, a version that failed validation, target missing, a single class, missing
- * labels, all-null or pii features, a hyperparameter out of the trainer's range, unknown kinds, DP where
- * it does not apply, bad splits, metrics, search spaces) — and nothing is created: no job, no
+ * labels (empty cells, a CSV `NaN`, a Parquet NaN), all-null or pii features, a hyperparameter out of the
+ * trainer's range, unknown kinds, DP where it does not apply — tuning included, whose search spends
+ * privacy nobody accounts —, bad splits, metrics, search spaces) — and nothing is created: no job, no
  * experiment, no run, no model. Also through the CLI.
  */
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { DuckDb } from '../src/storage/duckdb/engine.ts';
+import { uploadDataset } from './support/data.ts';
 import { runCli, spawnServer, type ServerProcess } from './support/process.ts';
 import { tempDir } from './support/backends.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
@@ -19,6 +24,25 @@ const ODD = [
 
 const ODD_SCHEMA = { columns: [{ name: 'id', tags: ['entity'] }, { name: 'ssn', tags: ['pii'] }, { name: 'empty', type: 'float' }] };
 
+/** 40 rows of a feature and a 0/1 label, the label of row 5 written as `NaN` (as pandas writes a missing float). */
+const NAN_LABEL_CSV = ['x,y', ...Array.from({ length: 40 }, (_, i) => `${i * 0.3},${i === 5 ? 'NaN' : i % 2}`)].join('\n');
+
+/** The same rows as a Parquet file whose DOUBLE label of row 5 is NaN. */
+async function nanLabelParquet(): Promise<Uint8Array> {
+  const duck = await DuckDb.open({ threads: 1 });
+  const dir = await tempDir();
+  try {
+    const path = join(dir.path, 'nan.parquet');
+    await duck.withConnection((c) => c.copyToParquet(`SELECT i * 0.3 AS x, CASE WHEN i = 5 THEN 'NaN'::DOUBLE ELSE (i % 2)::DOUBLE END AS y FROM range(40) t(i)`, path));
+    return new Uint8Array(await readFile(path));
+  } finally {
+    duck.close();
+    await dir.cleanup();
+  }
+}
+
+const DP = { noiseMultiplier: 1, maxGradNorm: 1, batchSize: 32, epochs: 1 };
+
 describe('bad training input gets a 400 naming the field, before any work', () => {
   let server: TestServer;
   let bc: string;
@@ -30,6 +54,9 @@ describe('bad training input gets a 400 naming the field, before any work', () =
     failed = await uploadCsv(server, 'failed', 'x,y\n1,0\n2,1\n3,0\n4,1\n');
     const validation = await server.json('POST', `/api/v1/datasets/failed/versions/${failed}/validations`, { rules: [{ rule: 'range', column: 'x', min: 10, max: 20 }] });
     assert.equal(validation.body.status, 'failed');
+    await uploadCsv(server, 'nancsv', NAN_LABEL_CSV);
+    const parquet = await uploadDataset(server, 'nanpq', await nanLabelParquet(), { contentType: 'application/vnd.apache.parquet' });
+    assert.equal(parquet.status, 201, JSON.stringify(parquet.body));
   });
   after(() => server?.close());
 
@@ -44,6 +71,8 @@ describe('bad training input gets a 400 naming the field, before any work', () =
     ['target column missing', () => ({ ...base(), target: 'diagnosis' }), 'target', /column "diagnosis" is not in dataset bc@/],
     ['a single class', () => odd({ target: 'same' }), 'target', /single value/],
     ['missing labels', () => odd({ target: 'ynull' }), 'target', /missing label/],
+    ['a NaN label in a CSV', () => ({ dataset: 'nancsv@latest', target: 'y', model: 'logistic_regression' }), 'target', /column "y" has 1 missing label \(null or NaN\) in nancsv@/],
+    ['a NaN target in a Parquet file', () => ({ dataset: 'nanpq@latest', target: 'y', model: 'logistic_regression' }), 'target', /column "y" has 1 missing label \(null or NaN\) in nanpq@/],
     ['an all-null feature', () => odd({ features: ['x1', 'empty'] }), 'features[1]', /entirely missing/],
     ['an all-null column among the default features', () => odd({ features: undefined }), 'features', /"empty" is entirely missing/],
     ['a pii column as a feature', () => odd({ features: ['ssn'] }), 'features[0]', /tagged pii/],
@@ -86,7 +115,10 @@ describe('bad training input gets a 400 naming the field, before any work', () =
     });
   }
 
-  const tuneCases: [string, Record<string, unknown>, string][] = [
+  const tuneCases: [string, Record<string, unknown>, string, RegExp?][] = [
+    ['DP (the privacy spent by the search is not accounted)', { dp: DP, search: { strategy: 'grid', space: { C: [0.1, 1] } } }, 'dp', /dp: tuning does not take dp: .*privacy spent by the hyperparameter search is not accounted/],
+    ['DP with an otherwise bad request', { dp: DP, search: { strategy: 'grid', space: { C: [1] } }, cv: { folds: 1 } }, 'dp'],
+    ['a NaN target in a Parquet file', { dataset: 'nanpq@latest', target: 'y', search: { strategy: 'grid', space: { C: [1] } } }, 'target', /missing label \(null or NaN\)/],
     ['a candidate out of range', { search: { strategy: 'grid', space: { C: [1, -1] } } }, 'search.space.C'],
     ['an unknown searched hyperparameter', { search: { strategy: 'random', space: { gamma: { distribution: 'uniform', low: 0, high: 1 } } } }, 'search.space.gamma'],
     ['a grid with a distribution', { search: { strategy: 'grid', space: { C: { distribution: 'loguniform', low: 0.01, high: 1 } } } }, 'search.space'],
@@ -97,14 +129,21 @@ describe('bad training input gets a 400 naming the field, before any work', () =
     ['halving on iterations of ridge', { dataset: 'bc@latest', target: 'mean_area', model: 'ridge', search: { strategy: 'halving', resource: 'iterations', space: { alpha: [0.1, 1, 10] } } }, 'search.resource'],
     ['a hyperparameter both fixed and searched', { params: { C: 1 }, search: { strategy: 'grid', space: { C: [1, 2] } } }, 'search.space.C'],
   ];
-  for (const [what, extra, field] of tuneCases) {
+  for (const [what, extra, field, message] of tuneCases) {
     it(`tuning: ${what}`, async () => {
       const res = await server.json('POST', '/api/v1/training/tuning-jobs', { ...base(), ...extra });
       assert.equal(res.status, 400, JSON.stringify(res.body));
       const fields = (res.body.errors ?? []).map((e: { field: string }) => e.field);
       assert.ok(fields.includes(field), `fields ${JSON.stringify(fields)}: ${res.body.detail}`);
+      if (message) assert.match(res.body.detail, message);
     });
   }
+
+  it('tuning: DP is refused in a dry run too', async () => {
+    const res = await server.json('POST', '/api/v1/training/tuning-jobs?dry_run=true', { ...base(), dp: DP, search: { strategy: 'grid', space: { C: [1] } } });
+    assert.equal(res.status, 400, JSON.stringify(res.body));
+    assert.deepEqual(res.body.errors.map((e: { field: string }) => e.field), ['dp']);
+  });
 
   it('created nothing: no job, experiment, run or model', async () => {
     assert.deepEqual((await server.json('GET', '/api/v1/jobs')).body.jobs, []);
@@ -161,5 +200,18 @@ describe('bad training input through the CLI', () => {
     assert.deepEqual(error.fields.map((f: { field: string }) => f.field), ['target']);
     const jobs = await runCli(['jobs', 'list', '--json', '--url', server.url]);
     assert.deepEqual(JSON.parse(jobs.stdout).jobs, []);
+  });
+
+  it('refuses tuning with DP, saying why', async () => {
+    const path = new URL('fixtures/data/breast_cancer.csv', import.meta.url).pathname;
+    assert.equal((await runCli(['data', 'add', 'bc', path, '--url', server.url])).code, 0);
+    const dp = ['--dp-noise', '1', '--dp-clip', '1', '--dp-batch', '32', '--dp-epochs', '1'];
+    const text = await runCli(['tune', '--data', 'bc@latest', '--target', 'target', '--search', 'C=0.1,1', ...dp, '--url', server.url]);
+    assert.notEqual(text.code, 0);
+    assert.match(text.stderr, /dp: tuning does not take dp: .*privacy spent by the hyperparameter search is not accounted/);
+    const json = await runCli(['tune', '--data', 'bc@latest', '--target', 'target', '--search', 'C=0.1,1', ...dp, '--json', '--url', server.url]);
+    assert.notEqual(json.code, 0);
+    assert.deepEqual(JSON.parse(json.stderr).error.fields.map((f: { field: string }) => f.field), ['dp']);
+    assert.deepEqual(JSON.parse((await runCli(['jobs', 'list', '--json', '--url', server.url])).stdout).jobs, []);
   });
 });

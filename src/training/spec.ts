@@ -99,9 +99,18 @@ export const paramSpaceSchema = z.union([
 /** A search space as sent. */
 export type ParamSpace = z.output<typeof paramSpaceSchema>;
 
+/**
+ * Why a tuning request cannot take `dp`: every trial (each fold of each candidate) trains on the same
+ * rows, and the accountant only counts the final refit, so the recorded ε would under-report the
+ * privacy spent. Until the search itself is accounted, tuning with DP is refused.
+ */
+export const TUNING_DP_REASON =
+  'tuning does not take dp: every trial trains on the same rows, and the privacy spent by the hyperparameter search is not accounted (epsilon would count only the final refit); tune without dp, then train the chosen hyperparameters with dp';
+
 /** Schema of `POST /api/v1/training/tuning-jobs`. */
 export const tuningRequestSchema = z.strictObject({
   ...trainingFields,
+  dp: z.never({ error: TUNING_DP_REASON }).optional(),
   search: z.strictObject({
     strategy: z.enum(['grid', 'random', 'halving']),
     space: z.record(z.string(), paramSpaceSchema).refine((s) => Object.keys(s).length > 0, { error: 'give at least one hyperparameter to search' }),
