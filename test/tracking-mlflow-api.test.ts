@@ -333,7 +333,9 @@ for (const backend of metadataBackends()) {
         await fails(get('metrics/get-history', { run_id: 'f'.repeat(32), metric_key: 'loss' }), 404, 'RESOURCE_DOES_NOT_EXIST');
       });
 
-      it('stores and returns NaN and ±Infinity as MLflow does', async () => {
+      // MLflow's file store keeps ±Infinity and writes it as protobuf JSON does; its SQL store clamps
+      // it to ±1.7976931348623157e308. mloop keeps the value the client logged, on every backend.
+      it('stores and returns NaN and ±Infinity as protobuf JSON writes them (MLflow file store semantics)', async () => {
         const run = await newRun(await newExperiment());
         const runId = run.info.run_id;
         await ok(post('runs/log-metric', { run_id: runId, key: 'nan', value: 'NaN', timestamp: 1, step: 0 }));
@@ -587,6 +589,69 @@ for (const backend of metadataBackends()) {
         await fails(post('runs/search', { experiment_ids: [experimentId], filter: "metrics.rmse = 'abc'" }), 400, 'INVALID_PARAMETER_VALUE', /filter/);
         await fails(post('runs/search', { experiment_ids: [experimentId], order_by: ['foo.bar'] }), 400, 'INVALID_PARAMETER_VALUE', /order_by/);
         await fails(post('runs/search', { experiment_ids: 'abc' }), 400, 'INVALID_PARAMETER_VALUE', /experiment_ids/);
+      });
+    });
+
+    describe('log-model', () => {
+      const model = (runId: string, path: string) =>
+        JSON.stringify({
+          run_id: runId,
+          artifact_path: path,
+          utc_time_created: '2026-11-28 01:02:03.456789',
+          model_uuid: `uuid-${path}`,
+          flavors: { python_function: { loader_module: 'mlflow.sklearn', config: { large: true } }, sklearn: { sklearn_version: '1.2.1' } },
+          signature: { inputs: '[]' },
+        });
+
+      it("appends each logged model to the run's mlflow.log-model.history tag, as MLflow does", async () => {
+        const run = await newRun(await newExperiment());
+        const runId = run.info.run_id;
+        await ok(post('runs/log-model', { run_id: runId, model_json: model(runId, 'model') }));
+        await ok(post('runs/log-model', { run_id: runId, model_json: model(runId, 'other') }));
+        const tag = (await getRun(runId)).data.tags.find((t: any) => t.key === 'mlflow.log-model.history');
+        assert.deepEqual(JSON.parse(tag.value), [
+          {
+            run_id: runId,
+            utc_time_created: '2026-11-28 01:02:03.456789',
+            artifact_path: 'model',
+            model_uuid: 'uuid-model',
+            flavors: { python_function: { loader_module: 'mlflow.sklearn' }, sklearn: { sklearn_version: '1.2.1' } },
+          },
+          {
+            run_id: runId,
+            utc_time_created: '2026-11-28 01:02:03.456789',
+            artifact_path: 'other',
+            model_uuid: 'uuid-other',
+            flavors: { python_function: { loader_module: 'mlflow.sklearn' }, sklearn: { sklearn_version: '1.2.1' } },
+          },
+        ]);
+      });
+
+      it('loses no entry when many clients log models to one run at once', async () => {
+        const run = await newRun(await newExperiment());
+        const runId = run.info.run_id;
+        const paths = Array.from({ length: 12 }, (_, i) => `m${i}`);
+        await Promise.all(paths.map((p) => ok(post('runs/log-model', { run_id: runId, model_json: model(runId, p) }))));
+        const tag = (await getRun(runId)).data.tags.find((t: any) => t.key === 'mlflow.log-model.history');
+        assert.deepEqual(JSON.parse(tag.value).map((e: any) => e.artifact_path).sort(), [...paths].sort());
+      });
+
+      it('refuses malformed model JSON, missing mandatory fields and deleted runs, changing nothing', async () => {
+        const run = await newRun(await newExperiment());
+        const runId = run.info.run_id;
+        await fails(post('runs/log-model', { run_id: runId, model_json: '{not json' }), 400, 'INVALID_PARAMETER_VALUE', /is not a valid JSON/);
+        await fails(post('runs/log-model', { run_id: runId, model_json: '[]' }), 400, 'INVALID_PARAMETER_VALUE', /JSON object/);
+        await fails(
+          post('runs/log-model', { run_id: runId, model_json: JSON.stringify({ run_id: runId, flavors: {} }) }),
+          400,
+          'INVALID_PARAMETER_VALUE',
+          /missing mandatory fields: \{'artifact_path', 'utc_time_created'\}/,
+        );
+        await fails(post('runs/log-model', { run_id: runId }), 400, 'INVALID_PARAMETER_VALUE', /model_json/);
+        assert.equal((await getRun(runId)).data.tags.find((t: any) => t.key === 'mlflow.log-model.history'), undefined);
+        await ok(post('runs/delete', { run_id: runId }));
+        await fails(post('runs/log-model', { run_id: runId, model_json: model(runId, 'model') }), 400, 'INVALID_PARAMETER_VALUE', /must be in the 'active' state/);
+        await fails(post('runs/log-model', { run_id: 'f'.repeat(32), model_json: model(runId, 'model') }), 404, 'RESOURCE_DOES_NOT_EXIST');
       });
     });
 

@@ -20,6 +20,8 @@ export const ERROR_CATALOGUE = {
   INVALID_PARAMETER_VALUE: { status: 400, mlflow: 'INVALID_PARAMETER_VALUE', title: 'Invalid parameter value' },
   MALFORMED_REQUEST: { status: 400, mlflow: 'MALFORMED_REQUEST', title: 'Malformed request' },
   BAD_REQUEST: { status: 400, mlflow: 'BAD_REQUEST', title: 'Bad request' },
+  // MLflow answers INVALID_STATE with 500. Acting on a deleted run or a finished resource is the
+  // client's mistake, not the server's, and MLflow's client retries 500s with back-off: 400 here.
   INVALID_STATE: { status: 400, mlflow: 'INVALID_STATE', title: 'Invalid state' },
   RESOURCE_ALREADY_EXISTS: { status: 400, mlflow: 'RESOURCE_ALREADY_EXISTS', title: 'Resource already exists' },
   UNAUTHENTICATED: { status: 401, mlflow: 'UNAUTHENTICATED', title: 'Unauthenticated' },

@@ -71,6 +71,7 @@ const schemas = {
   logParam: z.object({ ...runRef, key: str(), value: str().optional().default('') }),
   setTag: z.object({ ...runRef, key: str(), value: str().optional().default('') }),
   deleteTag: z.object({ ...runRef, key: str() }),
+  logModel: z.object({ ...runRef, model_json: str() }),
   logBatch: z.object({
     ...runRef,
     metrics: z.array(z.object({ key: str(), value: double, timestamp: int64, step: int64.optional() })).optional(),
@@ -263,6 +264,12 @@ export async function trackingMlflowRoutes(app: FastifyInstance, deps: { trackin
       params: input.params,
       tags: input.tags,
     });
+    return sendMlflowJson(reply, {});
+  });
+
+  app.post('/runs/log-model', async (request, reply) => {
+    const input = mlflowInput(request, schemas.logModel);
+    await tracking.logModel(requestContext(request), runIdOf(input), input.model_json);
     return sendMlflowJson(reply, {});
   });
 

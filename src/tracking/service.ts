@@ -31,6 +31,7 @@ import {
   type UpdateRunInput,
   type ViewType,
 } from './domain.ts';
+import { LOGGED_MODELS_TAG, appendLoggedModel, loggedModelEntry } from './logged-models.ts';
 import { randomRunName } from './run-names.ts';
 import { experimentFilterCondition, experimentOrderBy, runFilterCondition, runOrderBy } from './search-sql.ts';
 import { TrackingStore, toRunInfo, type Db, type RunRow } from './store.ts';
@@ -420,6 +421,25 @@ export class TrackingService {
     validateKey(tag.key, 'key');
     validateLength(tag.value, 'value', MAX_TAG_VAL_LENGTH);
     await this.#logBatch(ctx, runId, [], [], [tag]);
+  }
+
+  /**
+   * MLflow's `runs/log-model`: appends the summary of a logged model to the run's
+   * `mlflow.log-model.history` tag. Concurrent calls on one run each land (compare-and-set, retried).
+   */
+  async logModel(ctx: RequestContext, runId: string, modelJson: string): Promise<void> {
+    const entry = loggedModelEntry(modelJson);
+    for (let attempt = 1; ; attempt++) {
+      const done = await this.deps.metadata.transaction(async (trx) => {
+        checkRunActive(await this.#runRow(trx, ctx, runId));
+        const previous = await this.store.tagValue(trx, runId, LOGGED_MODELS_TAG);
+        const value = appendLoggedModel(previous, entry);
+        validateLength(value, LOGGED_MODELS_TAG, MAX_TAG_VAL_LENGTH);
+        return this.store.compareAndSetTag(trx, runId, LOGGED_MODELS_TAG, previous, value);
+      });
+      if (done) return;
+      if (attempt === 20) throw new MloopError('CONFLICT', `run ${runId}: too many concurrent log-model calls; try again`);
+    }
   }
 
   /** Deletes a run tag; RESOURCE_DOES_NOT_EXIST when the run has no such tag. */

@@ -343,6 +343,35 @@ export class TrackingStore {
       .execute();
   }
 
+  /** The value of the run tag `key`, if set. */
+  async tagValue(db: Db, runId: string, key: string): Promise<string | undefined> {
+    const row = await db.selectFrom('tags').select('value').where('run_uuid', '=', runId).where('key', '=', key).executeTakeFirst();
+    return row?.value ?? undefined;
+  }
+
+  /**
+   * Sets the run tag `key` to `value` only if it still holds `expected` (absent: not set); resolves
+   * whether it did. Two writers that read the same value cannot both succeed.
+   */
+  async compareAndSetTag(db: Db, runId: string, key: string, expected: string | undefined, value: string): Promise<boolean> {
+    if (expected === undefined) {
+      const result = await db
+        .insertInto('tags')
+        .values({ run_uuid: runId, key, value })
+        .onConflict((oc) => oc.columns(['run_uuid', 'key']).doNothing())
+        .executeTakeFirst();
+      return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1;
+    }
+    const result = await db
+      .updateTable('tags')
+      .set({ value })
+      .where('run_uuid', '=', runId)
+      .where('key', '=', key)
+      .where('value', '=', expected)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
   /** Deletes a run tag; resolves the number of rows deleted. */
   async deleteTag(db: Db, runId: string, key: string): Promise<number> {
     const result = await db.deleteFrom('tags').where('run_uuid', '=', runId).where('key', '=', key).executeTakeFirst();
