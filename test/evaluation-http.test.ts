@@ -160,12 +160,40 @@ describe('evaluations, gates and model cards', () => {
   it('bounds fairness in the gate', async () => {
     await server.json('PUT', '/api/v1/models/bcp/gate', { checks: [{ kind: 'fairness', attribute: 'group', measure: 'disparate_impact', min: 0.8, max: 1.25 }] });
     const report = await evaluate({ model: 'bcp@1', dataset: 'bcp@latest', shap: { enabled: false }, permutation: { enabled: false }, bootstrap: { n: 0 } });
-    const di = report.fairness[0].overall.disparateImpact;
-    assert.ok(di < 0.8, `the groups were built to differ: disparate impact ${di}`);
+    const audit = report.fairness[0];
+    const other = audit.groups.find((g: { group: string }) => g.group !== audit.reference);
+    const di = other.disparateImpact;
+    assert.equal(di, other.rates.selection_rate / audit.groups.find((g: { group: string }) => g.group === audit.reference).rates.selection_rate);
+    assert.ok(di < 0.8 || di > 1.25, `the groups were built to differ: disparate impact ${di}`);
     assert.equal(report.gate_status, 'failed');
     assert.match(report.gate.result.checks[0].reason, /disparate_impact for group/);
+    assert.equal(report.gate.result.checks[0].values[other.group], di, 'the gate bounds the disparate impact the report shows');
+    assert.ok(Math.abs(audit.overall.demographicParityRatio - Math.min(di, 1 / di)) < 1e-12, 'with two groups, min/max is the ratio or its inverse');
+    const card = await (await server.fetch('/api/v1/models/bcp/versions/1/card')).text();
+    assert.ok(card.includes(`| ${other.group} | ${other.count} | ${Number(other.rates.selection_rate.toPrecision(4))} | ${Number(di.toPrecision(4))} |`), 'the card shows the same value');
     await server.json('DELETE', '/api/v1/models/bcp/gate');
     assert.equal((await server.json('GET', '/api/v1/models/bcp/gate')).body.gate, null);
+  });
+
+  it('tests each disparity at the requested alpha against the requested reference, for the report and the gate', async () => {
+    await server.json('PUT', '/api/v1/models/bcp/gate', { checks: [{ kind: 'fairness', attribute: 'group', measure: 'disparate_impact', min: 0.8, max: 1.25, significantOnly: true }] });
+    const body = { model: 'bcp@1', dataset: 'bcp@latest', rows: 'holdout', shap: { enabled: false }, permutation: { enabled: false }, latency: { enabled: false }, bootstrap: { n: 0 } };
+    const loose = await evaluate({ ...body, fairness_reference: { group: 'B' } });
+    const d = loose.fairness[0].disparities.find((x: { rate: string }) => x.rate === 'selection_rate');
+    assert.equal(loose.fairness[0].reference, 'B');
+    assert.equal(d.group, 'A');
+    assert.ok(d.pValue < 0.05 && (d.ratio < 0.8 || d.ratio > 1.25), JSON.stringify(d));
+    assert.equal(loose.fairness[0].alpha, 0.05);
+    assert.ok(loose.fairness[0].flagged.some((x: { rate: string }) => x.rate === 'selection_rate'));
+    assert.equal(loose.gate_status, 'failed');
+    // An alpha below the p-value: the same disparity is not significant, so nothing is flagged and the gate passes.
+    const alpha = d.pValue / 2;
+    const strict = await evaluate({ ...body, fairness_reference: { group: 'B' }, fairness_alpha: alpha, fairness_tau: 0.9 });
+    const same = strict.fairness[0].disparities.find((x: { rate: string }) => x.rate === 'selection_rate');
+    assert.deepEqual([strict.fairness[0].alpha, strict.fairness[0].tau, same.pValue, same.significant, same.flagged], [alpha, 0.9, d.pValue, false, false]);
+    assert.equal(strict.gate_status, 'passed', JSON.stringify(strict.gate.result));
+    assert.match(strict.gate.result.checks[0].reason, /outside but not significant/);
+    await server.json('DELETE', '/api/v1/models/bcp/gate');
   });
 
   it('renders the model card in Markdown and HTML with metrics, gate, card spec and lineage, escaping user text', async () => {
@@ -215,9 +243,26 @@ describe('evaluations, gates and model cards', () => {
     assert.equal(diabetes.explanations.shap.method, 'tree');
     assert.ok(diabetes.explanations.shap.maxAdditivityError < 1e-6);
     assert.equal(diabetes.explanations.permutation.metric, 'r2');
-    assert.deepEqual(diabetes.slices[0].slices.map((s: { key: string }) => s.key).length > 0, true);
+    assert.equal(diabetes.slices[0].binning, 'value');
+    assert.deepEqual(diabetes.slices[0].slices.map((s: { key: string }) => s.key), ['1', '2']);
     const list = (await server.json('GET', '/api/v1/evaluations?model=diabetes')).body.evaluations;
     assert.deepEqual(list.map((e: { id: string }) => e.id), [diabetes.id]);
+
+    // Every row: the 1/2-coded sex column is two slices (235 and 207 rows), not one bucket [1, 2].
+    const quick = { model: 'diabetes', dataset: 'diabetes@latest', shap: { enabled: false }, permutation: { enabled: false }, latency: { enabled: false }, bootstrap: { n: 20 } };
+    const bySex = await evaluate({ ...quick, slices: ['sex', 'bmi'] });
+    assert.deepEqual(bySex.slices[0].slices.map((s: { key: string; count: number; lower: number; upper: number }) => [s.key, s.count, s.lower, s.upper]), [['1', 235, 1, 1], ['2', 207, 2, 2]]);
+    assert.equal(bySex.slices[1].binning, 'quantile');
+    assert.equal(bySex.slices[1].slices.length, 4);
+    const quantile = await evaluate({ ...quick, slices: ['sex', 'bmi'], slice_mode: 'quantile', slice_bins: 2, slice_edges: { bmi: [25, 30] } });
+    assert.deepEqual(quantile.slices[0].slices.map((s: { key: string; count: number }) => [s.key, s.count]), [['[1, 2]', 442]]);
+    assert.equal(quantile.slices[1].binning, 'edges');
+    assert.deepEqual(quantile.slices[1].edges, [25, 30]);
+    assert.deepEqual(quantile.slices[1].slices.map((s: { key: string }) => s.key), ['< 25', '[25, 30]', '> 30']);
+    const perValue = await evaluate({ ...quick, slices: ['s4'], slice_mode: 'value' });
+    const s4 = new Set((await server.app.services.datasets.readTable(ctx, 'diabetes', perValue.dataset.version)).columns.find((c) => c.name === 's4')!.values as Float64Array);
+    assert.equal(perValue.slices[0].slices.length, s4.size);
+    assert.ok(s4.size > 20, 'more values than auto would slice per value');
   });
 
   it('answers bad evaluation requests with 400 naming the field, starting nothing', async () => {
@@ -235,6 +280,13 @@ describe('evaluations, gates and model cards', () => {
       [{ model: 'bcp@1', dataset: 'bcp@latest', target: 'nope' }, 'target'],
       [{ model: 'bcp@1', dataset: 'diabetes@latest', rows: 'holdout' }, 'dataset'],
       [{ model: 'bcp@1', dataset: 'bcp@latest', bootstrap: { n: -1 } }, 'bootstrap.n'],
+      [{ model: 'bcp@1', dataset: 'bcp@latest', slices: ['mean_radius'], slice_mode: 'value' }, 'slice_mode'],
+      [{ model: 'bcp@1', dataset: 'bcp@latest', slices: ['mean_radius'], slice_mode: 'buckets' }, 'slice_mode'],
+      [{ model: 'bcp@1', dataset: 'bcp@latest', slices: ['mean_radius'], slice_edges: { mean_area: [1] } }, 'slice_edges.mean_area'],
+      [{ model: 'bcp@1', dataset: 'bcp@latest', slices: ['group'], slice_edges: { group: [1] } }, 'slice_edges.group'],
+      [{ model: 'bcp@1', dataset: 'bcp@latest', slices: ['mean_radius'], slice_edges: { mean_radius: [15, 12] } }, 'slice_edges.mean_radius'],
+      [{ model: 'bcp@1', dataset: 'bcp@latest', fairness_alpha: 1 }, 'fairness_alpha'],
+      [{ model: 'bcp@1', dataset: 'bcp@latest', fairness_tau: 0 }, 'fairness_tau'],
     ];
     for (const [body, field] of cases) {
       const res = await server.json('POST', '/api/v1/evaluations', body);

@@ -92,4 +92,21 @@ describe('mloop train, tune, evaluate and model card', () => {
     assert.equal(json.format, 'md');
     assert.match(json.card, /## Metrics/);
   });
+
+  it('passes slice and fairness options of evaluate to the request', async () => {
+    const quick = ['--holdout', '--no-shap', '--no-permutation', '--no-gate', '--bootstrap', '0'];
+    const ev = await cli('evaluate', 'bc@1', '--data', 'bc@latest', ...quick, '--slice', 'mean_radius', '--slice', 'mean_texture', '--slice-mode', 'quantile', '--slice-bins', '3',
+      '--slice-edges', 'mean_radius=12,15', '--fairness', 'target', '--fairness-reference', 'target=1', '--fairness-alpha', '0.01', '--fairness-tau', '0.9', '--json');
+    assert.equal(ev.code, 0, ev.stderr);
+    const report = JSON.parse(ev.stdout);
+    assert.deepEqual([report.slices[0].binning, report.slices[0].edges], ['edges', [12, 15]]);
+    assert.deepEqual([report.slices[1].binning, report.slices[1].edges.length], ['quantile', 4]);
+    assert.deepEqual([report.fairness[0].reference, report.fairness[0].alpha, report.fairness[0].tau], ['1', 0.01, 0.9]);
+    const edges = await cli('evaluate', 'bc@1', '--data', 'bc@latest', ...quick, '--slice', 'mean_radius', '--slice-edges', 'mean_radius');
+    assert.notEqual(edges.code, 0);
+    assert.match(edges.stderr, /--slice-edges expects COLUMN=VALUE, got "mean_radius"/);
+    const mode = await cli('evaluate', 'bc@1', '--data', 'bc@latest', '--slice-mode', 'buckets');
+    assert.notEqual(mode.code, 0);
+    assert.match(mode.stderr, /--slice-mode <mode>' argument 'buckets' is invalid\. Allowed choices are auto, value, quantile/);
+  });
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MloopError } from '../core/errors.ts';
 import { assertClose, loadEvaluationFixture } from '../../test/support/evaluation-fixtures.ts';
-import { fairnessAudit, MISSING_GROUP } from './fairness.ts';
+import { fairnessAudit, MISSING_GROUP, upgradeFairnessReport } from './fairness.ts';
 
 const fx = loadEvaluationFixture('fairness');
 const input = { yTrue: fx.yTrue, yPred: fx.yPred, groups: fx.group, attribute: 'region' };
@@ -13,8 +13,21 @@ describe('fairnessAudit', () => {
   it('counts per group and the largest group as the default reference', () => {
     assert.equal(report.reference, 'a');
     for (const g of report.groups) {
-      const want = fx.groups[g.group];
+      const { disparateImpact, statisticalParityDifference, ...want } = fx.groups[g.group];
       assert.deepEqual({ count: g.count, tp: g.tp, fp: g.fp, fn: g.fn, tn: g.tn }, want);
+      assertClose(g.disparateImpact!, disparateImpact, 1e-15, `${g.group} disparate impact`);
+      assertClose(g.statisticalParityDifference!, statisticalParityDifference, 1e-15, `${g.group} statistical parity difference`);
+    }
+  });
+
+  it('disparate impact and statistical parity difference of a group are its selection-rate disparity against the reference', () => {
+    const ref = report.groups.find((g) => g.group === report.reference)!;
+    assert.deepEqual([ref.disparateImpact, ref.statisticalParityDifference], [1, 0]);
+    for (const d of report.disparities.filter((x) => x.rate === 'selection_rate')) {
+      const g = report.groups.find((x) => x.group === d.group)!;
+      assert.equal(g.disparateImpact, d.ratio);
+      assert.equal(g.statisticalParityDifference, d.difference);
+      assert.ok(d.difference! < 0, 'signed: groups b and c are selected less often than a');
     }
   });
 
@@ -48,9 +61,10 @@ describe('fairnessAudit', () => {
     assert.deepEqual(everySignificant.flagged.map((d) => `${d.group}/${d.rate}`), report.disparities.filter((d) => d.significant).map((d) => `${d.group}/${d.rate}`));
   });
 
-  it('overall statistical parity difference, disparate impact, equalized-odds difference', () => {
-    assertClose(report.overall.statisticalParityDifference!, fx.overall.statisticalParityDifference, 1e-15, 'spd');
-    assertClose(report.overall.disparateImpact!, fx.overall.disparateImpact, 1e-15, 'di');
+  it("overall demographic parity difference and ratio (min/max over groups, Fairlearn's names), equalized-odds difference", () => {
+    assertClose(report.overall.demographicParityDifference!, fx.overall.demographicParityDifference, 1e-15, 'dpd');
+    assertClose(report.overall.demographicParityRatio!, fx.overall.demographicParityRatio, 1e-15, 'dpr');
+    assert.equal('disparateImpact' in report.overall, false);
     assertClose(report.overall.equalizedOddsDifference!, fx.overall.equalizedOddsDifference, 1e-15, 'eod');
   });
 
@@ -73,5 +87,19 @@ describe('fairnessAudit', () => {
     assert.throws(() => fairnessAudit({ ...input, yPred: fx.yPred.map(() => 0.7) }), /yPred: expected a binary label 0 or 1 at row 0/);
     assert.throws(() => fairnessAudit(input, { reference: 'zz' }), (e: unknown) => e instanceof MloopError && /reference: group "zz" does not occur in region/.test(e.message));
     assert.throws(() => fairnessAudit(input, { alpha: 0 }), /alpha: must be in \(0, 1\)/);
+  });
+});
+
+describe('upgradeFairnessReport', () => {
+  it("reads a report stored with the earlier overall names and no per-group parity as today's report", () => {
+    const today = fairnessAudit(input);
+    const { demographicParityDifference, demographicParityRatio, ...restOverall } = today.overall;
+    const earlier = {
+      ...today,
+      overall: { ...restOverall, statisticalParityDifference: demographicParityDifference, disparateImpact: demographicParityRatio },
+      groups: today.groups.map(({ disparateImpact: _d, statisticalParityDifference: _s, ...g }) => g),
+    };
+    assert.deepEqual(upgradeFairnessReport(earlier), today);
+    assert.equal(upgradeFairnessReport(today), today);
   });
 });

@@ -4,6 +4,11 @@
  * against a reference group as a ratio and a difference, with a significance test; and three overall
  * measures as Fairlearn defines them.
  *
+ * "Disparate impact" and "statistical parity difference" have one meaning here, as in Aequitas and
+ * AIF360: a group's selection rate against the reference group's, as a ratio and a signed difference
+ * (the `selection_rate` disparity; the gate's `disparate_impact` bound uses the same numbers). The
+ * min/max comparison over all groups goes by Fairlearn's names, demographic parity ratio and difference.
+ *
  * A disparity is flagged only when it is statistically significant (p < alpha) and its ratio lies
  * outside [tau, 1/tau] (Aequitas' "80% rule" with tau = 0.8; tau = 1 flags every significant
  * disparity). No multiple-testing correction is applied: with many groups, lower alpha.
@@ -63,6 +68,10 @@ export interface GroupStats {
   /** Rows predicted 1. */
   readonly predictedPositives: number;
   readonly rates: Record<FairnessRate, number | null>;
+  /** Selection rate / the reference group's (1 for the reference); null when undefined or the reference's is 0. */
+  readonly disparateImpact: number | null;
+  /** Selection rate − the reference group's, signed (0 for the reference). */
+  readonly statisticalParityDifference: number | null;
 }
 
 /** One rate of one group compared with the reference group. */
@@ -81,12 +90,12 @@ export interface Disparity {
   readonly flagged: boolean;
 }
 
-/** Overall measures (Fairlearn's definitions), over every group with a defined rate. */
+/** Overall measures (Fairlearn's definitions and names), over every group with a defined rate. */
 export interface FairnessOverall {
-  /** max − min selection rate. */
-  readonly statisticalParityDifference: number | null;
-  /** min / max selection rate (null when every selection rate is 0). */
-  readonly disparateImpact: number | null;
+  /** max − min selection rate (Fairlearn's `demographic_parity_difference`). */
+  readonly demographicParityDifference: number | null;
+  /** min / max selection rate (Fairlearn's `demographic_parity_ratio`; null when every selection rate is 0). */
+  readonly demographicParityRatio: number | null;
   /** max of (max − min TPR) and (max − min FPR). */
   readonly equalizedOddsDifference: number | null;
 }
@@ -108,8 +117,11 @@ export interface FairnessReport {
 /** Group label of missing attribute values. */
 export const MISSING_GROUP = '(missing)';
 
+/** The counts a rate is computed from. */
+type GroupCounts = Pick<GroupStats, 'count' | 'tp' | 'fp' | 'tn' | 'fn' | 'predictedPositives'>;
+
 /** Numerator and denominator of each rate. */
-function fraction(g: GroupStats, rate: FairnessRate): [number, number] {
+function fraction(g: GroupCounts, rate: FairnessRate): [number, number] {
   switch (rate) {
     case 'selection_rate':
       return [g.predictedPositives, g.count];
@@ -165,26 +177,34 @@ export function fairnessAudit(input: FairnessInput, options: FairnessOptions = {
     if (yPred[i] === 1) yTrue[i] === 1 ? c.tp++ : c.fp++;
     else yTrue[i] === 1 ? c.fn++ : c.tn++;
   }
-  const groups: GroupStats[] = [...counts.keys()].sort().map((group) => {
+  const counted = [...counts.keys()].sort().map((group) => {
     const { tp, fp, tn, fn } = counts.get(group)!;
     const base = { group, count: tp + fp + tn + fn, tp, fp, tn, fn, labelPositives: tp + fn, predictedPositives: tp + fp };
     const rates = {} as Record<FairnessRate, number | null>;
-    const stats: GroupStats = { ...base, rates };
     for (const rate of FAIRNESS_RATES) {
-      const [k, n] = fraction(stats, rate);
+      const [k, n] = fraction(base, rate);
       rates[rate] = n === 0 ? null : k / n;
     }
-    return stats;
+    return { ...base, rates };
   });
 
   let reference = options.reference;
   if (reference === undefined) {
-    reference = groups.reduce((best, g) => (g.count > best.count ? g : best)).group;
+    reference = counted.reduce((best, g) => (g.count > best.count ? g : best)).group;
   } else if (!counts.has(reference)) {
-    throw invalidParam('reference', `group ${JSON.stringify(reference)} does not occur in ${attribute}; groups: ${groups.map((g) => g.group).join(', ')}`);
+    throw invalidParam('reference', `group ${JSON.stringify(reference)} does not occur in ${attribute}; groups: ${counted.map((g) => g.group).join(', ')}`);
   }
-  const ref = groups.find((g) => g.group === reference)!;
+  const refSelection = counted.find((g) => g.group === reference)!.rates.selection_rate;
+  const groups: GroupStats[] = counted.map((g) => {
+    const v = g.rates.selection_rate;
+    return {
+      ...g,
+      disparateImpact: v === null || refSelection === null || refSelection === 0 ? null : v / refSelection,
+      statisticalParityDifference: v === null || refSelection === null ? null : v - refSelection,
+    };
+  });
 
+  const ref = groups.find((g) => g.group === reference)!;
   const disparities: Disparity[] = [];
   for (const g of groups) {
     if (g === ref) continue;
@@ -224,10 +244,44 @@ export function fairnessAudit(input: FairnessInput, options: FairnessOptions = {
   const tprRange = range(groups.map((g) => g.rates.tpr));
   const fprRange = range(groups.map((g) => g.rates.fpr));
   const overall: FairnessOverall = {
-    statisticalParityDifference: range(selection),
-    disparateImpact: maxSelection > 0 ? minSelection / maxSelection : null,
+    demographicParityDifference: range(selection),
+    demographicParityRatio: maxSelection > 0 ? minSelection / maxSelection : null,
     equalizedOddsDifference: tprRange === null && fprRange === null ? null : Math.max(tprRange ?? 0, fprRange ?? 0),
   };
 
   return { attribute, reference, alpha, tau, groups, disparities, overall, flagged: disparities.filter((d) => d.flagged) };
+}
+
+/** The fields of a report stored before the overall pair took Fairlearn's names. */
+interface EarlierFairnessReport extends Omit<FairnessReport, 'overall' | 'groups'> {
+  readonly overall: Partial<FairnessOverall> & { readonly statisticalParityDifference?: number | null; readonly disparateImpact?: number | null };
+  readonly groups: (Omit<GroupStats, 'disparateImpact' | 'statisticalParityDifference'> & Partial<GroupStats>)[];
+}
+
+/**
+ * A stored report with today's fields. Earlier reports called the min/max selection-rate pair
+ * `disparateImpact` and `statisticalParityDifference` (they are the demographic parity ratio and
+ * difference) and gave no group its parity against the reference; both are filled in here.
+ */
+export function upgradeFairnessReport(stored: FairnessReport | EarlierFairnessReport): FairnessReport {
+  const { overall, groups } = stored as EarlierFairnessReport;
+  if (overall.demographicParityRatio !== undefined && groups.every((g) => g.disparateImpact !== undefined)) return stored as FairnessReport;
+  const { statisticalParityDifference, disparateImpact, ...rest } = overall;
+  const ref = groups.find((g) => g.group === stored.reference)?.rates.selection_rate ?? null;
+  return {
+    ...stored,
+    overall: {
+      demographicParityDifference: rest.demographicParityDifference ?? statisticalParityDifference ?? null,
+      demographicParityRatio: rest.demographicParityRatio ?? disparateImpact ?? null,
+      equalizedOddsDifference: rest.equalizedOddsDifference ?? null,
+    },
+    groups: groups.map((g) => {
+      const v = g.rates.selection_rate;
+      return {
+        ...g,
+        disparateImpact: g.disparateImpact ?? (v === null || ref === null || ref === 0 ? null : v / ref),
+        statisticalParityDifference: g.statisticalParityDifference ?? (v === null || ref === null ? null : v - ref),
+      };
+    }),
+  };
 }

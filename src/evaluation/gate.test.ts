@@ -178,6 +178,26 @@ describe('fairness bounds', () => {
     assert.equal(one({ kind: 'fairness', attribute: 'region', measure: 'disparate_impact', min: 0.3 }, input).passed, true);
   });
 
+  it("disparate impact and statistical parity difference are the report groups' own values; the min/max pair is demographic parity", () => {
+    const di = one({ kind: 'fairness', attribute: 'region', measure: 'disparate_impact', min: 0.3 }, input);
+    const spd = one({ kind: 'fairness', attribute: 'region', measure: 'statistical_parity_difference', min: -0.1 }, input);
+    for (const g of report.groups.filter((x) => x.group !== report.reference)) {
+      assert.equal(di.values[g.group], g.disparateImpact);
+      assert.equal(spd.values[g.group], g.statisticalParityDifference);
+      assert.ok(g.statisticalParityDifference! < 0, 'signed, not max − min');
+    }
+    assert.equal(spd.passed, false);
+    const dpr = report.overall.demographicParityRatio!;
+    assert.ok(dpr < Math.min(...report.groups.map((g) => g.disparateImpact!)) + 1e-12, 'min/max is never above any ratio to the reference');
+    const ratio = one({ kind: 'fairness', attribute: 'region', measure: 'demographic_parity_ratio', min: dpr }, input);
+    assert.equal(ratio.passed, true);
+    assert.match(ratio.reason, /^demographic parity ratio for region = 0\.\d+ within/);
+    assert.equal(one({ kind: 'fairness', attribute: 'region', measure: 'demographic_parity_ratio', min: dpr + 1e-9 }, input).passed, false);
+    const dpd = report.overall.demographicParityDifference!;
+    assert.equal(one({ kind: 'fairness', attribute: 'region', measure: 'demographic_parity_difference', max: dpd }, input).passed, true);
+    assert.equal(one({ kind: 'fairness', attribute: 'region', measure: 'demographic_parity_difference', max: dpd - 1e-9 }, input).passed, false);
+  });
+
   it('significantOnly ignores disparities that are not significant', () => {
     const fpr = one({ kind: 'fairness', attribute: 'region', measure: 'fpr_ratio', min: 0.75, max: 1.33 }, input);
     assert.equal(fpr.passed, false);
@@ -189,6 +209,11 @@ describe('fairness bounds', () => {
     assert.equal(lenient.passed, true);
     assert.match(lenient.reason, /b 1.17492 \(outside but not significant, p=0.0990368\), c 0.543592$/);
     assert.equal(one({ ...spec, min: 0.6, significantOnly: true }, input).passed, false);
+    // The audit's alpha decides what counts as significant: at 0.1, b's p = 0.099 is.
+    const atTen = fairnessAudit({ yTrue: fx.yTrue, yPred: fx.yPred, groups: fx.group, attribute: 'region' }, { alpha: 0.1 });
+    const stricter = one({ ...spec, significantOnly: true }, { metrics: {}, fairness: { region: atTen } });
+    assert.equal(stricter.passed, false);
+    assert.match(stricter.reason, /fails: b 1.17492 \(outside, p=0.0990368\)/);
   });
 
   it('equalized-odds difference is bounded overall; a missing report fails', () => {

@@ -68,10 +68,19 @@ const championCheck = z
     path: ['greaterIsBetter'],
   });
 
-/** Fairness measures a gate can bound. */
+/**
+ * Fairness measures a gate can bound. `disparate_impact` and `statistical_parity_difference` bound each
+ * group's selection rate against the reference group's (ratio, signed difference: the report's
+ * `selection_rate` disparities and the groups' fields of the same names); `<rate>_ratio` and
+ * `<rate>_difference` do the same for the other rates. `demographic_parity_ratio` (min/max selection
+ * rate), `demographic_parity_difference` (max − min) and `equalized_odds_difference` are single
+ * numbers over all groups.
+ */
 export const FAIRNESS_MEASURES = [
   'disparate_impact',
   'statistical_parity_difference',
+  'demographic_parity_ratio',
+  'demographic_parity_difference',
   'equalized_odds_difference',
   ...FAIRNESS_RATES.flatMap((r) => [`${r}_ratio`, `${r}_difference`]),
 ] as const;
@@ -286,16 +295,24 @@ function significance(
   };
 }
 
+/** The gate measures that are one number over all groups: the report field and how reasons name it. */
+const OVERALL_MEASURES = {
+  equalized_odds_difference: { field: 'equalizedOddsDifference', label: 'equalized-odds difference' },
+  demographic_parity_ratio: { field: 'demographicParityRatio', label: 'demographic parity ratio' },
+  demographic_parity_difference: { field: 'demographicParityDifference', label: 'demographic parity difference' },
+} as const satisfies Record<string, { field: keyof FairnessReport['overall']; label: string }>;
+
 function fairnessResult(check: z.output<typeof fairnessCheck>, input: GateInput): Omit<GateCheckResult, 'name' | 'kind'> {
   const report = input.fairness?.[check.attribute];
   const bounds = `[${fmt(check.min ?? -Infinity)}, ${fmt(check.max ?? Infinity)}]`;
   const within = (v: number) => (check.min === undefined || v >= check.min) && (check.max === undefined || v <= check.max);
   if (!report) return { passed: false, reason: `no fairness report for attribute ${check.attribute}`, values: {} };
-  if (check.measure === 'equalized_odds_difference') {
-    const v = report.overall.equalizedOddsDifference;
-    if (v === null) return { passed: false, reason: `equalized-odds difference for ${check.attribute} is undefined`, values: { value: null } };
+  const overall = OVERALL_MEASURES[check.measure as keyof typeof OVERALL_MEASURES];
+  if (overall) {
+    const v = report.overall[overall.field];
+    if (v === null) return { passed: false, reason: `${overall.label} for ${check.attribute} is undefined`, values: { value: null } };
     const passed = within(v);
-    return { passed, reason: `equalized-odds difference for ${check.attribute} = ${fmt(v)} ${passed ? 'within' : 'outside'} ${bounds}`, values: { value: v } };
+    return { passed, reason: `${overall.label} for ${check.attribute} = ${fmt(v)} ${passed ? 'within' : 'outside'} ${bounds}`, values: { value: v } };
   }
   let rate: FairnessRate;
   let kind: 'ratio' | 'difference';

@@ -87,6 +87,17 @@ describe('model card', () => {
     }
   });
 
+  it('fairness: each group against the reference (disparate impact, signed parity difference) and the min/max pair as demographic parity', () => {
+    const report = card().fairness![0];
+    const md = renderModelCardMarkdown(card()).replace(/\\(.)/g, '$1');
+    assert.ok(md.includes(`Reference group: ${report.reference}. Over all groups: demographic parity ratio (min/max selection rate) `));
+    assert.ok(md.includes('| Group | Rows | Selection rate | Disparate impact | Statistical parity difference | TPR |'));
+    for (const g of report.groups) {
+      const round = (x: number) => String(Number(x.toPrecision(4)));
+      assert.ok(md.includes(`| ${g.group} | ${g.count} | ${round(g.rates.selection_rate!)} | ${round(g.disparateImpact!)} | ${round(g.statisticalParityDifference!)} |`), g.group);
+    }
+  });
+
   it('renders a minimal card', () => {
     const md = renderModelCardMarkdown({ model: { name: 'm', version: '1' } });
     assert.equal(md, '# Model card: m v1\n');

@@ -170,12 +170,20 @@ function blocks(card: ModelCardInput): Block[] {
     out.push({ type: 'heading', level: 2, text: `Fairness: ${report.attribute}` });
     out.push({
       type: 'paragraph',
-      text: `Reference group: ${report.reference}. Statistical parity difference ${num(report.overall.statisticalParityDifference)}, disparate impact ${num(report.overall.disparateImpact)}, equalized-odds difference ${num(report.overall.equalizedOddsDifference)}.`,
+      text: `Reference group: ${report.reference}. Over all groups: demographic parity ratio (min/max selection rate) ${num(report.overall.demographicParityRatio)}, demographic parity difference (max − min) ${num(report.overall.demographicParityDifference)}, equalized-odds difference ${num(report.overall.equalizedOddsDifference)}.`,
     });
     out.push({
       type: 'table',
-      header: ['Group', 'Rows', 'Selection rate', 'TPR', 'FPR', 'FNR', 'Precision'],
-      rows: report.groups.map((g) => [g.group, String(g.count), ...(['selection_rate', 'tpr', 'fpr', 'fnr', 'precision'] as const).map((r) => num(g.rates[r]))]),
+      caption: `Disparate impact and statistical parity difference: the group's selection rate against group ${report.reference}'s (ratio, difference)`,
+      header: ['Group', 'Rows', 'Selection rate', 'Disparate impact', 'Statistical parity difference', 'TPR', 'FPR', 'FNR', 'Precision'],
+      rows: report.groups.map((g) => [
+        g.group,
+        String(g.count),
+        num(g.rates.selection_rate),
+        num(g.disparateImpact),
+        num(g.statisticalParityDifference),
+        ...(['tpr', 'fpr', 'fnr', 'precision'] as const).map((r) => num(g.rates[r])),
+      ]),
     });
     if (report.flagged.length === 0) {
       out.push({ type: 'status', passed: true, text: `No significant disparity outside [${num(report.tau)}, ${num(1 / report.tau)}] at alpha ${num(report.alpha)}.` });

@@ -36,7 +36,7 @@ import { usableDatasetVersion } from '../training/planner.ts';
 import { inputColumns, measureLatency, openSession, scoreTable } from '../training/scoring.ts';
 import type { Table, Task } from '../training/types.ts';
 import { estimateMetric, type MetricEstimate } from './bootstrap.ts';
-import { fairnessAudit, type FairnessReport } from './fairness.ts';
+import { fairnessAudit, upgradeFairnessReport, type FairnessReport } from './fairness.ts';
 import { evaluateGate, gateSpecSchema, parseGateSpec, type GateResult, type GateSpec } from './gate.ts';
 import { calibrationCurve, type CalibrationCurve } from './metrics/calibration.ts';
 import { confusionMatrix, type ConfusionMatrix } from './metrics/classification.ts';
@@ -44,7 +44,7 @@ import { computeMetric, defaultMetrics, getMetric, predictions, type EvaluationD
 import { modelCardInput } from './card-data.ts';
 import { CARD_SPEC_TAG, cardSpecSchema, EVALUATION_TAG, GATE_SPEC_TAG, GATE_TAG, type CardSpec } from './domain.ts';
 import { renderModelCardHtml, renderModelCardMarkdown, type ModelCardInput } from './model-card.ts';
-import { sliceMetrics, type SliceReport } from './slices.ts';
+import { MAX_VALUE_SLICES, sliceMetrics, type NumericSliceMode, type SliceReport } from './slices.ts';
 import { EvaluationStore, type EvaluationRow } from './store.ts';
 
 /** What {@link EvaluationService} needs. */
@@ -74,12 +74,23 @@ export const evaluationRequestSchema = z.strictObject({
   /** Label column; default the model's target. */
   target: z.string().min(1).optional(),
   slices: z.array(z.string().min(1)).max(20).default([]),
+  /**
+   * Numeric slice columns: `auto` per value when a column has at most 20 distinct values, else in
+   * quantile buckets; `value` per value (at most 100); `quantile` always in buckets.
+   */
+  slice_mode: z.enum(['auto', 'value', 'quantile']).default('auto'),
   /** Quantile buckets of numeric slice columns. */
   slice_bins: z.number().int().min(2).max(50).default(4),
+  /** Bucket edges (strictly increasing) per numeric slice column; they override `slice_mode` for that column. */
+  slice_edges: z.record(z.string(), z.array(z.number()).min(1).max(100)).optional(),
   /** Protected attributes to audit; default the columns tagged `protected`. */
   fairness: z.array(z.string().min(1)).max(20).optional(),
   /** Reference group per attribute (default the largest group). */
   fairness_reference: z.record(z.string(), z.string()).optional(),
+  /** Significance level of each disparity's test; a disparity is flagged (and counts for a gate's `significantOnly`) only when p < alpha. */
+  fairness_alpha: z.number().gt(0).lt(1).default(0.05),
+  /** Flag band of the ratios, [tau, 1/tau] (0.8: the four-fifths rule; 1 flags every significant disparity). */
+  fairness_tau: z.number().gt(0).max(1).default(0.8),
   metrics: z.array(z.string()).max(50).optional(),
   bootstrap: z.strictObject({ n: z.number().int().min(0).max(10_000).default(500), confidence: z.number().gt(0).lt(1).default(0.95) }).default({ n: 500, confidence: 0.95 }),
   permutation: toggle({ n_repeats: z.number().int().min(1).max(50).default(5), max_rows: z.number().int().min(2).max(100_000).default(2000), metric: z.string().optional() }).default({ enabled: true, n_repeats: 5, max_rows: 2000 }),
@@ -103,9 +114,15 @@ export interface EvaluationPlan {
   readonly target: string;
   readonly task: Task;
   readonly slices: readonly string[];
+  /** Absent in plans of jobs queued before it existed: `auto`. */
+  readonly slice_mode?: NumericSliceMode;
   readonly slice_bins: number;
+  readonly slice_edges?: Readonly<Record<string, readonly number[]>>;
   readonly fairness: readonly string[];
   readonly fairness_reference: Readonly<Record<string, string>>;
+  /** Absent in plans of jobs queued before they existed: 0.05 and 0.8. */
+  readonly fairness_alpha?: number;
+  readonly fairness_tau?: number;
   readonly metrics: readonly string[];
   readonly bootstrap: { readonly n: number; readonly confidence: number };
   readonly permutation: { readonly enabled: boolean; readonly n_repeats: number; readonly max_rows: number; readonly metric: string };
@@ -220,7 +237,19 @@ export class EvaluationService {
     });
     request.slices.forEach((c, i) => {
       if (!columns.has(c)) throw invalidParam(`slices[${i}]`, `column "${c}" is not in dataset ${shown}`);
+      const numeric = ['integer', 'float'].includes(columns.get(c)!.type);
+      const distinct = profiles.get(c)!.distinct;
+      if (request.slice_mode === 'value' && numeric && !request.slice_edges?.[c] && distinct > MAX_VALUE_SLICES) {
+        throw invalidParam('slice_mode', `column "${c}" has ${distinct} distinct values; per-value slices allow at most ${MAX_VALUE_SLICES} (use quantile or slice_edges)`);
+      }
     });
+    for (const [c, edges] of Object.entries(request.slice_edges ?? {})) {
+      if (!request.slices.includes(c)) throw invalidParam(`slice_edges.${c}`, 'is not one of the slices');
+      if (!['integer', 'float'].includes(columns.get(c)!.type)) throw invalidParam(`slice_edges.${c}`, `column "${c}" is not numeric`);
+      edges.forEach((e, i) => {
+        if (i > 0 && !(e > edges[i - 1])) throw invalidParam(`slice_edges.${c}`, `edges must increase strictly; edge ${i} (${e}) <= edge ${i - 1} (${edges[i - 1]})`);
+      });
+    }
     let fairness: string[];
     if (request.fairness !== undefined) {
       if (task !== 'binary' && request.fairness.length > 0) throw invalidParam('fairness', `the fairness audit needs a binary classifier; the model does ${task}`);
@@ -253,9 +282,13 @@ export class EvaluationService {
       target,
       task,
       slices: request.slices,
+      slice_mode: request.slice_mode,
       slice_bins: request.slice_bins,
+      ...(request.slice_edges ? { slice_edges: request.slice_edges } : {}),
       fairness,
       fairness_reference: request.fairness_reference ?? {},
+      fairness_alpha: request.fairness_alpha,
+      fairness_tau: request.fairness_tau,
       metrics,
       bootstrap: request.bootstrap,
       permutation: { enabled: request.permutation.enabled && folder.pipeline !== undefined, n_repeats: request.permutation.n_repeats, max_rows: request.permutation.max_rows, metric: permutationMetric },
@@ -422,7 +455,10 @@ export class EvaluationService {
     for (const column of plan.slices) {
       run.checkCancelled();
       const c = table.columns.find((x) => x.name === column)!;
-      slices.push(sliceMetrics(data, c, { metrics: sliceMetricNames(plan), bins: plan.slice_bins, confidence: plan.bootstrap.confidence, nBootstrap: Math.min(plan.bootstrap.n, 200), seed: plan.seed }));
+      const edges = plan.slice_edges?.[column];
+      slices.push(
+        sliceMetrics(data, c, { metrics: sliceMetricNames(plan), mode: plan.slice_mode ?? 'auto', bins: plan.slice_bins, ...(edges ? { edges } : {}), confidence: plan.bootstrap.confidence, nBootstrap: Math.min(plan.bootstrap.n, 200), seed: plan.seed }),
+      );
     }
 
     run.progress(0.4, 'fairness');
@@ -432,7 +468,7 @@ export class EvaluationService {
       const groups = c.kind === 'numeric' ? Array.from(c.values, (v) => (Number.isNaN(v) ? null : String(v))) : [...c.values];
       const reference = plan.fairness_reference[attribute];
       try {
-        fairness[attribute] = fairnessAudit({ yTrue: data.yTrue, yPred: predictions(data), groups, attribute }, reference ? { reference } : {});
+        fairness[attribute] = fairnessAudit({ yTrue: data.yTrue, yPred: predictions(data), groups, attribute }, { ...(reference ? { reference } : {}), alpha: plan.fairness_alpha ?? 0.05, tau: plan.fairness_tau ?? 0.8 });
       } catch (error) {
         if (!isMloopError(error)) throw error;
         notes.push(`fairness audit of ${attribute} not possible: ${error.message}`);
@@ -627,5 +663,6 @@ function stringifyReport(report: EvaluationReport): string {
 }
 
 function toReport(row: EvaluationRow): EvaluationReport {
-  return JSON.parse(row.report) as EvaluationReport;
+  const report = JSON.parse(row.report) as EvaluationReport;
+  return { ...report, fairness: report.fairness.map(upgradeFairnessReport) };
 }

@@ -62,6 +62,34 @@ describe('sliceMetrics', () => {
     assert.deepEqual(num.slices.map((s) => [s.key, s.count]), [['< 0', 1], ['[0, 5)', 2], ['[5, 10]', 3], ['> 10', 1], [MISSING_SLICE, 1]]);
   });
 
+  it('a numeric column with few distinct values is sliced per value (auto), unless quantile buckets or edges are asked for', () => {
+    // A 1/2-coded column: quantile buckets would collapse into one slice [1, 2] holding every row.
+    const sex = fx.yTrue.map((_: number, i: number) => (i % 7 < 4 ? 1 : 2));
+    const col = { name: 'sex', kind: 'numeric' as const, values: Float64Array.from(sex) };
+    const n1 = sex.filter((v: number) => v === 1).length;
+    for (const mode of [undefined, 'auto', 'value'] as const) {
+      const report = sliceMetrics(data, col, { metrics: ['accuracy'], ...(mode ? { mode } : {}) });
+      assert.equal(report.binning, 'value');
+      assert.deepEqual(report.slices.map((s) => [s.key, s.count, s.lower, s.upper]), [['1', n1, 1, 1], ['2', 400 - n1, 2, 2]]);
+      const rows = sex.flatMap((v: number, i: number) => (v === 2 ? [i] : []));
+      assert.equal(report.slices[1].metrics.accuracy.value, computeMetric('accuracy', subsetData(data, rows)));
+    }
+    const quantile = sliceMetrics(data, col, { metrics: ['accuracy'], mode: 'quantile' });
+    assert.equal(quantile.binning, 'quantile');
+    assert.deepEqual(quantile.slices.map((s) => [s.key, s.count]), [['[1, 2]', 400]]);
+    const edges = sliceMetrics(data, col, { metrics: ['accuracy'], mode: 'value', edges: [1.5] });
+    assert.equal(edges.binning, 'edges');
+    assert.deepEqual(edges.slices.map((s) => [s.key, s.count]), [['< 1.5', n1], ['> 1.5', 400 - n1]]);
+    // With a missing value, 20 distinct values are still per value, 21 are buckets.
+    const twenty = sliceMetrics(data, { name: 'k', kind: 'numeric', values: fx.yTrue.map((_: number, i: number) => (i === 0 ? NaN : i % 20)) }, { metrics: ['accuracy'] });
+    assert.deepEqual([twenty.binning, twenty.slices.length, twenty.slices.at(-1)!.key], ['value', 21, MISSING_SLICE]);
+    assert.equal(sliceMetrics(data, { name: 'k', kind: 'numeric', values: fx.yTrue.map((_: number, i: number) => i % 21) }, { metrics: ['accuracy'] }).binning, 'quantile');
+    // A column with many distinct values stays in quantile buckets under auto; per value it is refused.
+    assert.equal(sliceMetrics(data, { name: 'age', kind: 'numeric', values: fx.age }, { metrics: ['accuracy'] }).binning, 'quantile');
+    const many = { name: 'id', kind: 'numeric' as const, values: fx.yTrue.map((_: number, i: number) => i) };
+    assert.throws(() => sliceMetrics(data, many, { mode: 'value' }), /mode: column "id" has 400 distinct values; per-value slices allow at most 100/);
+  });
+
   it('weighted data falls back to the bootstrap, and the same seed gives the same intervals', () => {
     const weighted = { ...data, sampleWeight: fx.yTrue.map((_: number, i: number) => 1 + (i % 3)) };
     const col = { name: 'age', kind: 'numeric' as const, values: fx.age };
@@ -71,6 +99,15 @@ describe('sliceMetrics', () => {
     assert.equal(a.slices[0].metrics.accuracy.method, 'bootstrap');
     assert.deepEqual(a, b);
     assert.notDeepEqual(a, c);
+  });
+
+  it('no bootstrap resamples: Wilson intervals still, other metrics without an interval', () => {
+    const report = sliceMetrics(data, { name: 'age', kind: 'numeric', values: fx.age }, { metrics: ['accuracy', 'roc_auc'], nBootstrap: 0 });
+    for (const s of report.slices) {
+      assert.equal(s.metrics.accuracy.method, 'wilson');
+      assert.deepEqual([s.metrics.roc_auc.lower, s.metrics.roc_auc.upper, s.metrics.roc_auc.method], [null, null, null]);
+      assert.ok(s.metrics.roc_auc.value! > 0);
+    }
   });
 
   it('rejects a column of the wrong length, bad edges and unknown metrics', () => {

@@ -1,6 +1,7 @@
 /**
- * Metrics per slice: per value of a categorical column, or per bucket of a numeric column (quantile
- * buckets or given edges), each with its row count and a confidence interval.
+ * Metrics per slice: per value of a categorical column; per value of a numeric column with few
+ * distinct values (a 1/2-coded sex, a 0–5 rating), else per bucket of it (quantile buckets or given
+ * edges); each slice with its row count and a confidence interval.
  *
  * Intervals: a metric that is a proportion of unweighted counts — accuracy, and binary precision and
  * recall — gets the Wilson score interval; every other metric (and every metric when sample weights
@@ -17,17 +18,31 @@ export type SliceColumn =
   | { readonly name: string; readonly kind: 'numeric'; readonly values: ArrayLike<number> }
   | { readonly name: string; readonly kind: 'categorical'; readonly values: readonly (string | null)[] };
 
+/**
+ * How a numeric column is sliced: `value` one slice per distinct value, `quantile` quantile buckets,
+ * `auto` per value when the column has at most {@link AUTO_VALUE_SLICES} distinct values, else quantile.
+ */
+export type NumericSliceMode = 'auto' | 'value' | 'quantile';
+
+/** `auto` slices a numeric column per value when it has at most this many distinct values. */
+export const AUTO_VALUE_SLICES = 20;
+
+/** Most per-value slices of a numeric column. */
+export const MAX_VALUE_SLICES = 100;
+
 /** Options of {@link sliceMetrics}. */
 export interface SliceOptions {
   /** Metric names; default: every metric that applies to the task and the predictions given. */
   readonly metrics?: readonly string[];
+  /** Numeric column: per value, quantile buckets or either by the count of distinct values; default `auto`. */
+  readonly mode?: NumericSliceMode;
   /** Numeric column: number of quantile buckets; default 4. Ignored when `edges` is given. */
   readonly bins?: number;
-  /** Numeric column: increasing bucket edges; values outside them get their own two buckets. */
+  /** Numeric column: increasing bucket edges, used whatever the mode; values outside them get their own two buckets. */
   readonly edges?: readonly number[];
   /** Two-sided confidence level of the intervals; default 0.95. */
   readonly confidence?: number;
-  /** Bootstrap resamples per slice and metric; default 1000. */
+  /** Bootstrap resamples per slice and metric; default 1000; 0 leaves metrics that are not proportions without an interval. */
   readonly nBootstrap?: number;
   /** Seed of the bootstrap; default 0. */
   readonly seed?: number;
@@ -46,9 +61,9 @@ export interface SliceMetric {
 
 /** One slice. */
 export interface Slice {
-  /** The category, or the bucket as `[lower, upper)`; missing values form the slice `(missing)`. */
+  /** The category or value, or the bucket as `[lower, upper)`; missing values form the slice `(missing)`. */
   readonly key: string;
-  /** Numeric buckets: the bounds (null for the open ends and the missing slice). */
+  /** Numeric slices: the bounds (both the value for a per-value slice; null for the open ends and the missing slice). */
   readonly lower?: number | null;
   readonly upper?: number | null;
   readonly count: number;
@@ -60,7 +75,9 @@ export interface SliceReport {
   readonly column: string;
   readonly kind: 'numeric' | 'categorical';
   readonly confidence: number;
-  /** Numeric columns: the bucket edges used. */
+  /** Numeric columns: sliced per value, in quantile buckets, or in buckets of given edges. */
+  readonly binning?: 'value' | 'quantile' | 'edges';
+  /** Numeric buckets: the edges used. */
   readonly edges?: number[];
   readonly overall: Slice;
   readonly slices: Slice[];
@@ -93,6 +110,26 @@ function categoricalGroups(values: readonly (string | null)[]): Group[] {
   });
   const groups: Group[] = [...byKey.keys()].sort().map((key) => ({ key, rows: byKey.get(key)! }));
   if (missing.length > 0) groups.push({ key: MISSING_SLICE, rows: missing });
+  return groups;
+}
+
+function distinctValues(values: ArrayLike<number>): number[] {
+  const seen = new Set<number>();
+  for (let i = 0; i < values.length; i++) if (!Number.isNaN(values[i])) seen.add(values[i] === 0 ? 0 : values[i]);
+  return [...seen].sort((a, b) => a - b);
+}
+
+function valueGroups(values: ArrayLike<number>, distinct: readonly number[]): Group[] {
+  const index = new Map(distinct.map((v, i) => [v, i]));
+  const rows: number[][] = distinct.map(() => []);
+  const missing: number[] = [];
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (Number.isNaN(v)) missing.push(i);
+    else rows[index.get(v === 0 ? 0 : v)!].push(i);
+  }
+  const groups: Group[] = distinct.map((v, i) => ({ key: fmt(v), lower: v, upper: v, rows: rows[i] }));
+  if (missing.length > 0) groups.push({ key: MISSING_SLICE, lower: null, upper: null, rows: missing });
   return groups;
 }
 
@@ -167,6 +204,7 @@ function metricOnSlice(
     const ci = wilsonInterval(k, n, options.confidence);
     return { value, lower: ci.lower, upper: ci.upper, method: 'wilson' };
   }
+  if (options.nBootstrap === 0) return { value, lower: null, upper: null, method: null };
   const b = bootstrapMetric(name, data, options);
   return {
     value,
@@ -200,9 +238,20 @@ export function sliceMetrics(data: EvaluationData, column: SliceColumn, options:
 
   let groups: Group[];
   let edges: number[] | undefined;
+  let binning: SliceReport['binning'];
+  const mode = options.mode ?? 'auto';
+  if (mode !== 'auto' && mode !== 'value' && mode !== 'quantile') throw invalidParam('mode', `expected auto, value or quantile, got ${JSON.stringify(mode)}`);
+  const distinct = column.kind === 'numeric' && !options.edges && mode !== 'quantile' ? distinctValues(column.values) : undefined;
   if (column.kind === 'categorical') {
     groups = categoricalGroups(column.values);
+  } else if (column.kind === 'numeric' && distinct && (mode === 'value' || distinct.length <= AUTO_VALUE_SLICES)) {
+    if (distinct.length > MAX_VALUE_SLICES) {
+      throw invalidParam('mode', `column "${column.name}" has ${distinct.length} distinct values; per-value slices allow at most ${MAX_VALUE_SLICES} (use quantile buckets or edges)`);
+    }
+    binning = 'value';
+    groups = valueGroups(column.values, distinct);
   } else if (column.kind === 'numeric') {
+    binning = options.edges ? 'edges' : 'quantile';
     if (options.edges) {
       edges = [...options.edges];
       if (edges.length === 0) throw invalidParam('edges', 'is empty');
@@ -229,5 +278,5 @@ export function sliceMetrics(data: EvaluationData, column: SliceColumn, options:
   const slices = groups.map((g) =>
     slice(g.key, subsetData(data, g.rows), column.kind === 'numeric' ? { lower: g.lower ?? null, upper: g.upper ?? null } : {}),
   );
-  return { column: column.name, kind: column.kind, confidence, ...(edges ? { edges } : {}), overall, slices };
+  return { column: column.name, kind: column.kind, confidence, ...(binning ? { binning } : {}), ...(edges ? { edges } : {}), overall, slices };
 }

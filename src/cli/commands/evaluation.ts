@@ -3,14 +3,50 @@
  * `mloop models card-spec`: evaluations with their validation gate, and model cards.
  */
 import { writeFile } from 'node:fs/promises';
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { clientOf, withClientOptions } from '../context.ts';
 import { keyValues, print, table } from '../output.ts';
-import { collect, fmt, metricsTable, type MetricMap, nonNegativeInt, readDocument, waitWithProgress } from './job-support.ts';
+import { collect, fmt, metricsTable, type MetricMap, nonNegativeInt, numberOption, readDocument, usage, waitWithProgress } from './job-support.ts';
 import type { ClientOptions } from './options.ts';
 
 /** Exit code of `mloop evaluate` when the model's gate failed. */
 export const GATE_FAILED_EXIT = 3;
+
+interface EvaluateOptions extends ClientOptions {
+  data: string;
+  holdout?: boolean;
+  target?: string;
+  slice?: string[];
+  sliceMode?: string;
+  sliceBins?: number;
+  sliceEdges?: string[];
+  fairness?: string[];
+  fairnessReference?: string[];
+  fairnessAlpha?: number;
+  fairnessTau?: number;
+  metric?: string[];
+  champion?: string;
+  shap?: boolean;
+  permutation?: boolean;
+  gate?: boolean;
+  bootstrap?: number;
+  wait?: boolean;
+}
+
+/** `name=value` of a repeatable option, split at the first `=`. */
+function assignment(flag: string, text: string): [string, string] {
+  const at = text.indexOf('=');
+  if (at <= 0) throw usage(`${flag} expects COLUMN=VALUE, got "${text}"`);
+  return [text.slice(0, at), text.slice(at + 1)];
+}
+
+/** `column=e1,e2,...` of `--slice-edges`. */
+function sliceEdges(text: string): [string, number[]] {
+  const [column, list] = assignment('--slice-edges', text);
+  const edges = list.split(',').map((e) => Number(e.trim()));
+  if (list.trim() === '' || edges.some((e) => !Number.isFinite(e))) throw usage(`--slice-edges expects COLUMN=E1,E2,... with numbers, got "${text}"`);
+  return [column, edges];
+}
 
 /** Registers `evaluate`, `model card` and the `models` card, gate and card-spec commands. */
 export function registerEvaluationCommands(program: Command): void {
@@ -21,7 +57,13 @@ export function registerEvaluationCommands(program: Command): void {
     .option('--holdout', "score only the holdout rows of the model's training run (the same dataset version)")
     .option('--target <column>', "label column (default: the model's target)")
     .option('--slice <column>', 'report metrics per value or bucket of this column, repeatable', collect)
+    .addOption(new Option('--slice-mode <mode>', 'numeric slice columns: per value, quantile buckets, or auto (per value when at most 20 distinct values)').choices(['auto', 'value', 'quantile']))
+    .option('--slice-bins <n>', 'quantile buckets of numeric slice columns (default 4)', nonNegativeInt('--slice-bins'))
+    .option('--slice-edges <column=e1,e2,...>', 'bucket edges of a numeric slice column, repeatable', collect)
     .option('--fairness <column>', 'protected attribute to audit, repeatable (default: columns tagged protected)', collect)
+    .option('--fairness-reference <column=group>', 'reference group of an audited attribute, repeatable (default: the largest group)', collect)
+    .option('--fairness-alpha <p>', 'significance level of each disparity test (default 0.05)', numberOption('--fairness-alpha'))
+    .option('--fairness-tau <t>', 'flag ratios outside [t, 1/t] (default 0.8)', numberOption('--fairness-tau'))
     .option('--metric <name>', 'metric, repeatable (default: all that apply)', collect)
     .option('--champion <alias>', 'alias compared against by the gate (default champion)')
     .option('--no-shap', 'skip SHAP values')
@@ -29,7 +71,7 @@ export function registerEvaluationCommands(program: Command): void {
     .option('--no-gate', "do not run the model's gate")
     .option('--bootstrap <n>', 'bootstrap resamples (default 500)', nonNegativeInt('--bootstrap'))
     .option('--no-wait', 'print the job id and return at once')
-    .action(async (model: string, options: ClientOptions & { data: string; holdout?: boolean; target?: string; slice?: string[]; fairness?: string[]; metric?: string[]; champion?: string; shap?: boolean; permutation?: boolean; gate?: boolean; bootstrap?: number; wait?: boolean }) => {
+    .action(async (model: string, options: EvaluateOptions) => {
       const client = clientOf(options);
       const job = await client.submitEvaluation({
         model,
@@ -37,7 +79,13 @@ export function registerEvaluationCommands(program: Command): void {
         ...(options.holdout ? { rows: 'holdout' } : {}),
         ...(options.target ? { target: options.target } : {}),
         ...(options.slice ? { slices: options.slice } : {}),
+        ...(options.sliceMode ? { slice_mode: options.sliceMode } : {}),
+        ...(options.sliceBins !== undefined ? { slice_bins: options.sliceBins } : {}),
+        ...(options.sliceEdges ? { slice_edges: Object.fromEntries(options.sliceEdges.map(sliceEdges)) } : {}),
         ...(options.fairness ? { fairness: options.fairness } : {}),
+        ...(options.fairnessReference ? { fairness_reference: Object.fromEntries(options.fairnessReference.map((v) => assignment('--fairness-reference', v))) } : {}),
+        ...(options.fairnessAlpha !== undefined ? { fairness_alpha: options.fairnessAlpha } : {}),
+        ...(options.fairnessTau !== undefined ? { fairness_tau: options.fairnessTau } : {}),
         ...(options.metric ? { metrics: options.metric } : {}),
         ...(options.champion ? { champion_alias: options.champion } : {}),
         ...(options.shap === false ? { shap: { enabled: false } } : {}),
