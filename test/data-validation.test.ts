@@ -1,7 +1,8 @@
 /**
  * Validation rules over HTTP: every rule kind passing and failing with counts and sample rows,
- * freshness against the injected clock, severities, stored reports, the usability gate, and custom SQL
- * predicates that cannot be anything but a boolean expression over the columns.
+ * freshness against the injected clock, severities, stored reports, the usability gate (a verdict per
+ * rules set: one failed blocks until that rules set passes), and custom SQL predicates that cannot be
+ * anything but a boolean expression over the columns.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -105,21 +106,26 @@ for (const backend of metadataBackends()) {
       assert.match(stale.body.results[0].message, /newest dropoff_at is 2024-03-01T12:45:00.000Z, 3\.0d old; allowed 1\.0d/);
     });
 
-    it('records the latest report as the version state and gates use on error failures only', async () => {
-      // The freshness report of the test before is the latest: failed.
+    it('blocks use while the latest report of any rules set failed, whatever other rules sets say', async () => {
+      // Two rules sets failed on this version: the one of the first test, and freshness in the test before.
       const gate = await server.json('GET', '/api/v1/datasets/trips/versions/latest/usable');
       assert.equal(gate.status, 400);
       assert.equal(gate.body.code, 'INVALID_STATE');
-      assert.match(gate.body.detail, /failed validation and cannot be used: freshness\(dropoff_at\)/);
+      assert.match(gate.body.detail, /failed validation and cannot be used: freshness\(dropoff_at\) .*; fare is integer /);
       const ctx = { actor: { name: 'trainer' }, project: 'default', requestId: 't' };
       await assert.rejects(server.app.services.datasets.assertUsable(ctx, 'trips', 'latest'), (e: any) => e.code === 'INVALID_STATE' && e.status === 400);
+      const failedFreshness = (await server.json('GET', '/api/v1/datasets/trips/versions/latest/validations')).body.validations[0];
+      assert.equal(failedFreshness.status, 'failed');
 
+      // A rules set of warnings only passes with warnings, and clears nothing of the others.
       const warnOnly = await validate({ rules: [{ rule: 'sql', expression: 'dropoff_at >= pickup_at', severity: 'warn' }] });
       assert.equal(warnOnly.body.status, 'warned');
-      const usable = await server.json('GET', '/api/v1/datasets/trips/versions/latest/usable');
-      assert.equal(usable.status, 200);
-      assert.equal(usable.body.validation.status, 'warned');
-      assert.equal(usable.body.validation.report_id, warnOnly.body.id);
+      const still = await server.json('GET', '/api/v1/datasets/trips/versions/latest/usable');
+      assert.equal(still.status, 400);
+      assert.match(still.body.detail, /freshness\(dropoff_at\)/);
+      const version = await server.json('GET', '/api/v1/datasets/trips/versions/latest?profile=false');
+      assert.equal(version.body.validation.status, 'failed');
+      assert.equal(version.body.validation.report_id, failedFreshness.id, 'the state names the newest failed verdict');
 
       const listed = await server.json('GET', '/api/v1/datasets/trips/versions/latest/validations');
       assert.equal(listed.body.validations.length, 4);
@@ -132,6 +138,36 @@ for (const backend of metadataBackends()) {
       assert.match(elsewhere.body.detail, /dataset "other" has no validation report/);
       const same = await validate({ rules: [{ severity: 'warn', expression: 'dropoff_at >= pickup_at', rule: 'sql' }] });
       assert.equal(same.body.rules_sha256, warnOnly.body.rules_sha256, 'a rules set is named by its content');
+
+      // The same failed rules set run again with nothing fixed fails again.
+      const again = await validate({ rules: [{ rule: 'freshness', column: 'dropoff_at', max_age: '1d' }] });
+      assert.equal(again.body.status, 'failed');
+      assert.equal(again.body.rules_sha256, failedFreshness.rules_sha256);
+      assert.equal((await server.json('GET', '/api/v1/datasets/trips/versions/latest/usable')).status, 400);
+    });
+
+    it('clears a failed verdict only by a later report of the same rules set that does not fail', async () => {
+      // A clock that can be set back (a server whose clock ran ahead and was corrected): freshness
+      // is the one rule whose verdict on the same content can change.
+      let now = NOW + 3 * 86_400_000;
+      const own = await startTestServer({ metadata: backend, clock: { now: () => now } });
+      try {
+        assert.equal((await uploadDataset(own, 'mended', TRIPS)).status, 201);
+        const rules = { rules: [{ rule: 'freshness', column: 'dropoff_at', max_age: '1d' }] };
+        const check = (body: unknown) => own.json('POST', '/api/v1/datasets/mended/versions/latest/validations', body);
+        const usable = () => own.json('GET', '/api/v1/datasets/mended/versions/latest/usable');
+        assert.equal((await check(rules)).body.status, 'failed');
+        assert.equal((await check({ rules: [{ rule: 'row_count', min: 1 }] })).body.status, 'passed');
+        assert.equal((await check({ rules: [{ rule: 'sql', expression: 'dropoff_at >= pickup_at', severity: 'warn' }] })).body.status, 'warned');
+        assert.equal((await usable()).status, 400, 'other rules sets passing do not clear the failed one');
+        now = NOW;
+        assert.equal((await check(rules)).body.status, 'passed');
+        const gate = await usable();
+        assert.equal(gate.status, 200, JSON.stringify(gate.body));
+        assert.equal(gate.body.validation.status, 'warned', 'the worst verdict left: the warnings');
+      } finally {
+        await own.close();
+      }
     });
 
     it('requires a validation when asked, for versions never validated', async () => {

@@ -664,8 +664,11 @@ export class DatasetService {
   // ---- validation ----
 
   /**
-   * Runs a rules document (already parsed from YAML or JSON) on a version and stores the report; the
-   * report becomes the version's validation state. Freshness is judged against the injected clock.
+   * Runs a rules document (already parsed from YAML or JSON) on a version and stores the report,
+   * which becomes the verdict of its rules set (named by its sha256); the version's validation state
+   * follows from every rules set's verdict, in the same transaction (see `validationState`): a failed
+   * verdict is cleared only by a later report of the same rules set that does not fail. Freshness is
+   * judged against the injected clock.
    */
   async validate(ctx: RequestContext, name: string, selector: string, rules: unknown): Promise<ValidationReport> {
     validateDatasetName(name);
@@ -682,8 +685,8 @@ export class DatasetService {
       evaluated_by: ctx.actor.name,
       ...outcome,
     };
-    try {
-      await this.store.insertValidation(this.#db, {
+    const stored = await this.deps.metadata.transaction((trx) =>
+      this.store.insertValidation(trx, {
         id: report.id,
         project: ctx.project,
         name,
@@ -694,12 +697,10 @@ export class DatasetService {
         status: report.status,
         created_at: now,
         created_by: ctx.actor.name,
-      });
-    } catch (error) {
-      // The version went away while it was being validated.
-      if (!(await this.store.version(this.#db, ctx.project, name, version))) throw notFound(`dataset "${name}" has no version ${version}`);
-      throw error;
-    }
+      }),
+    );
+    // The version went away while it was being validated.
+    if (!stored) throw notFound(`dataset "${name}" has no version ${version}`);
     return report;
   }
 
@@ -720,18 +721,20 @@ export class DatasetService {
 
   /**
    * The gate every consumer of a version (training, pipelines, the feature store) calls first: throws
-   * INVALID_STATE (400) naming the failed `error` rules when the version's latest validation report
-   * failed — or, with `requireValidation`, when it was never validated. Returns the version.
+   * INVALID_STATE (400) naming the failed `error` rules while the latest report of any rules set run
+   * on the version failed — or, with `requireValidation`, when it was never validated. Returns the
+   * version.
    */
   async assertUsable(ctx: RequestContext, name: string, selector: string, options: { requireValidation?: boolean } = {}): Promise<DatasetVersion> {
     const version = await this.getVersion(ctx, name, selector, { profile: false });
     const ref = formatVersionRef(name, version.version.slice(0, 12));
     if (version.validation.status === 'failed') {
-      const report = await this.getValidation(ctx, version.validation.report_id!);
-      const failed = report.results.filter((r) => !r.passed && r.severity === 'error');
+      const verdicts = await this.store.verdicts(this.#db, ctx.project, name, version.version);
+      const reports = verdicts.filter((v) => v.status === 'failed').map(toReport);
+      const failed = reports.flatMap((report) => report.results.filter((r) => !r.passed && r.severity === 'error'));
       throw new MloopError(
         'INVALID_STATE',
-        `dataset ${ref} failed validation and cannot be used: ${failed.map((r) => `${r.name} (${r.message})`).join('; ')} [report ${report.id}]`,
+        `dataset ${ref} failed validation and cannot be used: ${failed.map((r) => `${r.name} (${r.message})`).join('; ')} [report${reports.length > 1 ? 's' : ''} ${reports.map((r) => r.id).join(', ')}]`,
         { fields: failed.map((r) => ({ field: `rules.${r.name}`, reason: r.message })) },
       );
     }

@@ -219,15 +219,47 @@ export class DatasetStore {
     return db.selectFrom('dataset_dependents').selectAll().where('dependent_kind', '=', kind).where('dependent_id', '=', id).orderBy('name').execute();
   }
 
-  /** Stores a validation report and makes it the version's current state. */
-  async insertValidation(db: Db, row: Omit<ValidationRow, 'seq'>): Promise<void> {
+  /**
+   * Stores a validation report and sets the version's state from the verdicts (see
+   * {@link validationState}); resolves false, storing nothing, when the version does not exist. Run
+   * it in a transaction: it takes the version's row first, so reports on one version are judged one
+   * after the other and none is left out of the state.
+   */
+  async insertValidation(db: Db, row: Omit<ValidationRow, 'seq'>): Promise<boolean> {
+    const setState = (patch: Partial<Pick<VersionRow, 'validation_status' | 'validation_id' | 'validated_at'>>) =>
+      db
+        .updateTable('dataset_versions')
+        .set(patch)
+        .where('project', '=', row.project)
+        .where('name', '=', row.name)
+        .where('version', '=', row.version)
+        .executeTakeFirst();
+    // A write to the row, not a read: PostgreSQL holds the row lock until commit.
+    if (Number((await setState({ validated_at: row.created_at })).numUpdatedRows) === 0) return false;
     await db.insertInto('dataset_validations').values(row).execute();
-    await db
-      .updateTable('dataset_versions')
-      .set({ validation_status: row.status, validation_id: row.id, validated_at: row.created_at })
-      .where('project', '=', row.project)
-      .where('name', '=', row.name)
-      .where('version', '=', row.version)
+    const state = validationState(await this.verdicts(db, row.project, row.name, row.version));
+    await setState({ validation_status: state.status, validation_id: state.report.id, validated_at: state.report.created_at });
+    return true;
+  }
+
+  /** The verdicts on a version: the latest report of each rules set (by its sha256) run on it, newest first. */
+  verdicts(db: Db, project: string, name: string, version: string): Promise<ValidationRow[]> {
+    return db
+      .selectFrom('dataset_validations')
+      .selectAll()
+      .where('project', '=', project)
+      .where('name', '=', name)
+      .where('version', '=', version)
+      .where('seq', 'in', (eb) =>
+        eb
+          .selectFrom('dataset_validations')
+          .select((e) => e.fn.max('seq').as('seq'))
+          .where('project', '=', project)
+          .where('name', '=', name)
+          .where('version', '=', version)
+          .groupBy('rules_sha256'),
+      )
+      .orderBy('seq', 'desc')
       .execute();
   }
 
@@ -259,4 +291,17 @@ function newestFirst(db: Db, project: string, name: string) {
     .where('name', '=', name)
     .orderBy('created_at', 'desc')
     .orderBy('version', 'desc');
+}
+
+/**
+ * A version's validation state from its verdicts (newest first, at least one): `failed` while the
+ * latest report of any rules set failed — a report of another rules set does not clear it — else
+ * `warned` when one warned, else `passed`; with the newest report of that status.
+ */
+export function validationState(verdicts: readonly Pick<ValidationRow, 'id' | 'status' | 'created_at'>[]): { status: string; report: Pick<ValidationRow, 'id' | 'created_at'> } {
+  for (const status of ['failed', 'warned', 'passed']) {
+    const report = verdicts.find((v) => v.status === status);
+    if (report) return { status, report };
+  }
+  return { status: verdicts[0].status, report: verdicts[0] };
 }

@@ -191,7 +191,7 @@ export interface DatasetVersionsTable {
   transformation: string | null;
   created_at: number;
   created_by: string;
-  /** unvalidated, passed, warned or failed: the status of the latest validation report. */
+  /** unvalidated, passed, warned or failed: judged from the latest report of each rules set (`validationState` in data/store.ts). */
   validation_status: string;
   validation_id: string | null;
   validated_at: number | null;
