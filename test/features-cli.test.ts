@@ -56,7 +56,8 @@ describe('mloop features (CLI)', () => {
     assert.match(list.stdout, /feature_view\s+machine_stats/);
     const mat = await cli('features', 'materialize', '--end', '2024-01-01T03:00:00Z', '--json');
     assert.equal(mat.code, 0, mat.stderr);
-    assert.match(mat.stderr, /machine_stats: write online 2\/2/);
+    // Per entity, a record of its row-level features and one of its window features.
+    assert.match(mat.stderr, /machine_stats: write online 4\/4/);
     assert.equal(JSON.parse(mat.stdout).views[0].entities, 2);
     const online = await cli('features', 'online', '--service', 'maintenance', '--entity', 'machine_id=m1', '--entity', 'machine_id=m9', '--json');
     assert.equal(online.code, 0, online.stderr);
@@ -65,6 +66,17 @@ describe('mloop features (CLI)', () => {
     assert.equal(body.results[1].statuses.temp, 'NOT_FOUND');
     const text = await cli('features', 'online', '--feature', 'machine_stats:temp', '--entity', 'machine_id=m2');
     assert.match(text.stdout, /temp\s+60\s+PRESENT/);
+    // From a start time: m2 has no row after it, and keeps its row-level values and their event time.
+    const fromStart = await cli('features', 'materialize', '--start', '2024-01-01T01:30:00Z', '--end', '2024-01-01T04:00:00Z', '--json');
+    assert.equal(fromStart.code, 0, fromStart.stderr);
+    assert.deepEqual(JSON.parse(fromStart.stdout).views.map((v: { start: number; entities: number }) => [v.start, v.entities]), [[Date.UTC(2024, 0, 1, 1, 30), 2]]);
+    const after = await cli('features', 'online', '--service', 'maintenance', '--entity', 'machine_id=m1', '--entity', 'machine_id=m2', '--json');
+    const [m1, m2] = JSON.parse(after.stdout).results;
+    assert.deepEqual(m2.values, { temp: 60, hot: false, temp_mean_last_3: 60 });
+    assert.deepEqual(m2.statuses, { temp: 'PRESENT', hot: 'PRESENT', temp_mean_last_3: 'PRESENT' });
+    assert.equal(m2.event_timestamps.temp, '2024-01-01T00:30:00.000Z');
+    assert.equal(m2.event_timestamps.temp_mean_last_3, '2024-01-01T04:00:00.000Z');
+    assert.equal(m1.values.temp, 90);
   });
 
   it('retrieves a training set from a file of entity rows', async () => {

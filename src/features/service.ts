@@ -13,7 +13,7 @@ import type { ColumnType, DatasetSchema } from '../data/domain.ts';
 import type { DatasetService } from '../data/service.ts';
 import type { LineageNode, LineageService } from '../lineage/service.ts';
 import { sharedDuckDb, type DuckDb, type DuckDbConnection } from '../storage/duckdb/engine.ts';
-import type { MetadataStore, OnlineStore, OnlineValue, OnlineWrite } from '../storage/ports.ts';
+import type { MetadataStore, OnlineRecord, OnlineStore, OnlineValue, OnlineWrite } from '../storage/ports.ts';
 import {
   definitionVersion,
   parseDefinitions,
@@ -160,8 +160,11 @@ export interface MaterializeViewResult {
   readonly dataset: { name: string; version: string };
   readonly start: number | null;
   readonly end: number;
+  /** Entities written (row-level values, window values or both). */
   readonly entities: number;
+  /** Records stored: per entity one of row-level values and one of window values, where the view has them. */
   readonly written: number;
+  /** Records not stored because the online store holds a newer one. */
   readonly skipped: number;
 }
 
@@ -487,29 +490,43 @@ export class FeatureStoreService {
     // Values of every feature read, by plain name, for on-demand expressions.
     const inputs: Record<string, ExprValue>[] = selection.onDemand.length > 0 ? Array.from({ length: rows }, () => ({})) : [];
     const outputOf = new Map(selection.outputs.filter((o) => !o.onDemand).map((o) => [`${o.view}:${o.feature}`, o.output]));
+    const put = (r: number, view: string, f: string, record: OnlineRecord | undefined, stale: boolean) => {
+      const present = record !== undefined && f in record.values;
+      const value = present && !stale ? record.values[f] : null;
+      if (inputs.length > 0) inputs[r][f] = value;
+      const output = outputOf.get(`${view}:${f}`);
+      if (output === undefined) return;
+      results[r].features[output] = {
+        value,
+        status: !present ? 'NOT_FOUND' : stale ? 'OUTSIDE_MAX_AGE' : 'PRESENT',
+        event_timestamp: present ? new Date(record.eventTime).toISOString() : null,
+      };
+    };
     await Promise.all(
       [...selection.views.values()].map(async ({ resolved, features }) => {
         const keys = Array.from({ length: rows }, (_, r) => entityKey(resolved.keys.map((k) => input.entities[k.name][r])));
-        const records = await this.deps.online.read(onlineTable(ctx.project, resolved.name), keys);
+        const windowNames = new Set(resolved.windowFeatures.map((w) => w.spec.name));
+        const rowWanted = features.filter((f) => !windowNames.has(f));
+        const windowWanted = features.filter((f) => windowNames.has(f));
+        const [rowRecords, windowRecords] = await Promise.all([
+          rowWanted.length > 0 ? this.deps.online.read(onlineTable(ctx.project, resolved.name), keys) : [],
+          windowWanted.length > 0 ? this.deps.online.read(onlineWindowTable(ctx.project, resolved.name), keys) : [],
+        ]);
         for (let r = 0; r < rows; r++) {
-          const record = records[r];
+          // A row-level value is as old as its source row: past the TTL it is not served, as offline retrieval would not.
+          const record = rowRecords[r];
           const stale = record !== undefined && resolved.ttlMs > 0 && now - record.eventTime > resolved.ttlMs;
-          const ts = record ? new Date(record.eventTime).toISOString() : null;
-          for (const f of features) {
-            const present = record !== undefined && f in record.values;
-            const value = present && !stale ? record.values[f] : null;
-            if (inputs.length > 0) inputs[r][f] = value;
-            const output = outputOf.get(`${resolved.name}:${f}`);
-            if (output === undefined) continue;
-            results[r].features[output] = { value, status: !present ? 'NOT_FOUND' : stale ? 'OUTSIDE_MAX_AGE' : 'PRESENT', event_timestamp: present ? ts : null };
-          }
+          for (const f of rowWanted) put(r, resolved.name, f, record, stale);
+          // Window values hold as of the run that computed them; offline retrieval applies no TTL to them either.
+          for (const f of windowWanted) put(r, resolved.name, f, windowRecords[r], false);
         }
       }),
     );
     for (const od of selection.onDemand) {
       for (let r = 0; r < rows; r++) {
         const row = inputs[r];
-        for (const field of od.spec.request) row[field.name] = (input.entities[field.name]?.[r] ?? null) as ExprValue;
+        // As the types declare, like offline retrieval's entity rows: a timestamp sent as ISO text is epoch milliseconds.
+        for (const field of od.spec.request) row[field.name] = coerce(input.entities[field.name]?.[r], field.type, `entities.${field.name}[${r}]`);
         for (const f of od.features) results[r].features[f.output] = { value: f.expr.fn(row), status: 'PRESENT', event_timestamp: null };
       }
     }
@@ -762,8 +779,10 @@ export class FeatureStoreService {
 
   /**
    * Writes the latest values of each view as of `end` into the online store: for row-level features
-   * the newest source row per entity with event time in (start, end]; window features are computed
-   * as of `end` over every entity. Incremental runs start at the view's high-water mark.
+   * the newest source row per entity with event time in (start, end], stamped with that row's event
+   * time; window features as of `end` for every entity with a row at or before `end` (empty windows
+   * included), stamped `end`, in a table of their own. Incremental runs start at the view's
+   * high-water mark.
    */
   async materialize(ctx: RequestContext, input: MaterializeInput, onProgress?: (p: Progress) => void): Promise<{ views: MaterializeViewResult[] }> {
     const end = input.end ?? this.deps.clock.now();
@@ -787,9 +806,10 @@ export class FeatureStoreService {
     const start = input.start ?? (input.incremental && mark ? Number(mark.high_water) : undefined);
     const source = await this.#resolveDataset(ctx, view.spec.source.dataset, view.spec.source.version);
     const from = `read_parquet(${sqlString(source.path)}, file_row_number=true)`;
-    const records = await this.#withConnection(async (conn) => {
-      const found = new Map<string, { eventTime: number; values: Record<string, OnlineValue> }>();
+    const writes = await this.#withConnection(async (conn) => {
+      const out: OnlineWrite[] = [];
       if (view.rowFeatures.length > 0) {
+        const table = onlineTable(ctx.project, view.name);
         const keys = view.keys.map((k) => sqlIdent(k.name)).join(', ');
         // As TIMESTAMPTZ, which datasets hold: a cast to TIMESTAMP would convert every row through ICU.
         const ts = `CAST(${sqlIdent(view.spec.source.timestamp)} AS TIMESTAMPTZ)`;
@@ -801,31 +821,26 @@ export class FeatureStoreService {
           `QUALIFY row_number() OVER (PARTITION BY ${keys} ORDER BY ${ts} DESC, file_row_number DESC) = 1`;
         for (const row of await exprRows(conn, sql)) {
           const key = entityKey(view.keys.map((k) => row[k.name]));
-          found.set(key, { eventTime: row.__t as number, values: Object.fromEntries(view.rowFeatures.map((f) => [f.spec.name, row[f.spec.name]])) });
+          // The row's own event time: the TTL of online reads counts from it, as offline retrieval's does.
+          out.push({ table, key, eventTime: row.__t as number, values: Object.fromEntries(view.rowFeatures.map((f) => [f.spec.name, row[f.spec.name]])) });
         }
       }
       if (view.windowFeatures.length > 0) {
-        for (const [key, values] of await this.#windowValues(conn, view, from, end)) {
-          const existing = found.get(key);
-          // Window values hold as of `end`; they share the record with the row-level values.
-          found.set(key, { eventTime: end, values: { ...(existing?.values ?? {}), ...values } });
-        }
+        const table = onlineWindowTable(ctx.project, view.name);
+        for (const [key, values] of await this.#windowValues(conn, view, from, end)) out.push({ table, key, eventTime: end, values });
       }
-      return found;
+      return out;
     });
-    const table = onlineTable(ctx.project, view.name);
     let written = 0;
     let skipped = 0;
-    const entities = records.size;
-    const all = [...records];
-    for (let i = 0; i < all.length; i += WRITE_BATCH) {
-      const batch = all.slice(i, i + WRITE_BATCH).map(([key, r]) => ({ table, key, eventTime: r.eventTime, values: r.values }));
-      const result = await this.deps.online.write(batch);
+    const entities = new Set(writes.map((w) => w.key)).size;
+    for (let i = 0; i < writes.length; i += WRITE_BATCH) {
+      const result = await this.deps.online.write(writes.slice(i, i + WRITE_BATCH));
       written += result.written;
       skipped += result.skipped;
-      onProgress?.({ phase: 'write online', view: view.name, done: Math.min(i + WRITE_BATCH, all.length), total: all.length });
+      onProgress?.({ phase: 'write online', view: view.name, done: Math.min(i + WRITE_BATCH, writes.length), total: writes.length });
     }
-    if (all.length === 0) onProgress?.({ phase: 'write online', view: view.name, done: 0, total: 0 });
+    if (writes.length === 0) onProgress?.({ phase: 'write online', view: view.name, done: 0, total: 0 });
     const now = this.deps.clock.now();
     await this.queries.markMaterialized(db, {
       project: ctx.project,
@@ -843,7 +858,11 @@ export class FeatureStoreService {
     return { view: view.name, version: view.version, dataset: { name: source.name, version: source.version }, start: start ?? null, end, entities, written, skipped };
   }
 
-  /** Window features of every entity as of `end`, computed by the TypeScript window path. */
+  /**
+   * Window features as of `end` of every entity with a source row at or before `end`, computed by the
+   * TypeScript window path; an entity whose windows hold no row gets their empty values (count 0,
+   * the rest null), as offline retrieval gives.
+   */
   async #windowValues(conn: DuckDbConnection, view: ResolvedView, from: string, end: number): Promise<Map<string, Record<string, OnlineValue>>> {
     const keys = view.keys.map((k) => `CAST(${sqlIdent(k.name)} AS ${k.type === 'int' ? 'BIGINT' : 'VARCHAR'}) AS ${sqlIdent(k.name)}`).join(', ');
     const ts = `epoch_ms(CAST(${sqlIdent(view.spec.source.timestamp)} AS TIMESTAMPTZ))`;
@@ -854,7 +873,8 @@ export class FeatureStoreService {
     const sql =
       `SELECT * FROM (SELECT ${keys}, ${ts} AS __t, file_row_number AS __seq, ${args}, ` +
       `row_number() OVER (PARTITION BY ${partition} ORDER BY ${ts} DESC, file_row_number DESC) AS __rn FROM ${from} WHERE ${ts} <= ${end}) ` +
-      `WHERE __t > ${end - maxWindow} OR __rn <= ${maxLast} ORDER BY ${partition}, __t, __seq`;
+      // The newest row of each entity is always read, so that an entity whose windows are empty is still seen.
+      `WHERE __t > ${end - maxWindow} OR __rn <= ${Math.max(1, maxLast)} ORDER BY ${partition}, __t, __seq`;
     const rows = await exprRows(conn, sql);
     const byEntity = new Map<string, Record<string, ExprValue>[]>();
     for (const row of rows) {
@@ -996,9 +1016,18 @@ const DATASET_TYPES: Readonly<Record<ExprType, readonly ColumnType[]>> = {
   timestamp: ['timestamp'],
 };
 
-/** The online-store table of a view. */
+/** The online-store table of a view's row-level features, each record stamped with its source row's event time. */
 export function onlineTable(project: string, view: string): string {
   return `${project}/${view}`;
+}
+
+/**
+ * The online-store table of a view's window features, each record stamped with the end of the run
+ * that computed it. Apart from the row-level table so that neither replaces the other's values or
+ * time. No view name holds `#`, so this never names another view's table.
+ */
+export function onlineWindowTable(project: string, view: string): string {
+  return `${project}/${view}#windows`;
 }
 
 /** The online-store key of an entity: its join-key values as a JSON array. */

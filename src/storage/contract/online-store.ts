@@ -129,6 +129,20 @@ export function describeOnlineStoreContract(backend: Backend<OnlineStore>): void
       assert.equal(await store.purge(table(), 1e15), 0);
     });
 
+    it("keeps apart a table whose name extends another's (a view's row and window tables)", async () => {
+      const t = table();
+      const windows = `${t}#windows`;
+      await store.write([
+        { table: t, key: '[1]', eventTime: 5, values: { row: 1 } },
+        { table: windows, key: '[1]', eventTime: 50, values: { window: 2 } },
+      ]);
+      assert.deepEqual(await store.read(windows, ['[1]']), [{ eventTime: 50, values: { window: 2 } }]);
+      assert.equal(await store.purge(t, 100), 1);
+      assert.equal(await store.dropTable(t), 0);
+      assert.deepEqual(await store.read(windows, ['[1]']), [{ eventTime: 50, values: { window: 2 } }]);
+      assert.equal(await store.dropTable(windows), 1);
+    });
+
     it('answers ping', async () => {
       await store.ping();
     });
