@@ -16,16 +16,8 @@ const PATH_VALUES = ['x', '0', '-1', '99999999999999999999', '%2e%2e', '..%252f.
 /** The name of the experiment, run and registered model the walk starts with. */
 const SEED = 'seed';
 
-/** Bodies that are not what any route wants. */
-const BODIES: string[] = [
-  '{',
-  '[]',
-  '"text"',
-  '123',
-  'null',
-  '{}',
-  '{"__proto__":{"polluted":true}}',
-  JSON.stringify({
+/** Every common field with a value of the wrong type. */
+const WRONG_TYPES = {
     name: 123,
     experiment_id: { a: 1 },
     experiment_ids: 'not-a-list',
@@ -50,7 +42,18 @@ const BODIES: string[] = [
     entities: [1],
     feature_service: {},
     rows: 'x',
-  }),
+};
+
+/** Bodies that are not what any route wants. */
+const BODIES: string[] = [
+  '{',
+  '[]',
+  '"text"',
+  '123',
+  'null',
+  '{}',
+  '{"__proto__":{"polluted":true}}',
+  JSON.stringify(WRONG_TYPES),
   JSON.stringify({ name: 'x'.repeat(10_000), max_results: 1e12, step: Number.MAX_SAFE_INTEGER * 4 }),
   JSON.stringify({ version: '999999999999999', max_results: 2 ** 40, step: -(2 ** 62), timestamp: 2 ** 62 }),
 ];
@@ -93,6 +96,11 @@ const QUERIES = [
   `?name=${SEED}&version=1&alias=a%00b&key=k%00&stages=None%00&path=a%00b&dataset=a%00&metric_key=a%00`,
 ];
 
+const wrongTypes = JSON.stringify(WRONG_TYPES);
+const WRONG_TYPE_KEYS = Object.keys(WRONG_TYPES);
+/** Path values with nothing wrong in them: a 400 then is about the body. */
+const CLEAN_PATH_VALUES = new Set(['', 'x', '0', 'ü']);
+
 function fill(url: string, value: string): string {
   return url.replace(/:[A-Za-z_]+/g, value).replace(/\*/g, value);
 }
@@ -123,10 +131,11 @@ for (const backend of metadataBackends()) {
       for (const route of routes) {
         for (const pathValue of route.url.includes(':') || route.url.includes('*') ? PATH_VALUES : ['']) {
           const path = fill(route.url, pathValue);
-          const attempts: { query: string; body?: string }[] =
-            route.method === 'GET' || route.method === 'DELETE'
-              ? QUERIES.map((query) => ({ query }))
-              : bodies.map((body) => ({ query: '', body }));
+          // DELETE takes a query or, as MLflow's clients send it, a JSON body: both are tried.
+          const attempts: { query: string; body?: string }[] = [
+            ...(route.method === 'GET' || route.method === 'DELETE' ? QUERIES.map((query) => ({ query })) : []),
+            ...(route.method === 'GET' ? [] : bodies.map((body) => ({ query: '', body }))),
+          ];
           for (const { query, body } of attempts) {
             requests++;
             const response = await server.fetch(`${path}${query}`, {
@@ -141,9 +150,20 @@ for (const backend of metadataBackends()) {
               continue;
             }
             if (response.status >= 400) {
-              const parsed = JSON.parse(text) as { error_code?: string; message?: string; detail?: string; status?: number };
+              const parsed = JSON.parse(text) as { error_code?: string; message?: string; detail?: string; status?: number; errors?: { field: string }[] };
               const message = parsed.message ?? parsed.detail;
               if (typeof message !== 'string' || message.length === 0) failures.push(`${response.status} without a message: ${where}`);
+              // A body of wrongly typed fields refused as invalid must name a field: one it holds, or
+              // (problem details) the fields listed in `errors`.
+              else if (
+                body === wrongTypes &&
+                CLEAN_PATH_VALUES.has(pathValue) &&
+                response.status === 400 &&
+                !(parsed.errors?.length ?? 0) &&
+                !WRONG_TYPE_KEYS.some((k) => message.includes(k))
+              ) {
+                failures.push(`400 naming no field: ${where}: ${message.slice(0, 160)}`);
+              }
             }
           }
         }
