@@ -20,7 +20,7 @@ import { restorePipeline, type PipelineState } from '../src/training/pipeline.ts
 import { feedsOf } from '../src/training/scoring.ts';
 import { metadataBackends } from './support/backends.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
-import { runArtifact, train, uploadFixture } from './support/training.ts';
+import { runArtifact, train, uploadCsv, uploadFixture } from './support/training.ts';
 
 const ctx = systemContext();
 
@@ -230,7 +230,36 @@ describe('training jobs over HTTP: every model kind on three data sets (sqlite)'
       const run = (await server.json('GET', `/api/2.0/mlflow/runs/get?run_id=${job.result.run_id}`)).body.run;
       assert.ok(run.data.metrics.some((m: { key: string; value: number }) => m.key === 'dp_epsilon' && m.value === job.result.privacy.epsilon));
       assert.ok(run.data.params.some((p: { key: string; value: string }) => p.key === 'dp.noiseMultiplier' && p.value === '1.1'));
+      // ε covers the SGD updates only: the preprocessing statistics are learned without noise.
+      assert.equal(job.result.privacy.scope, 'sgd_only', model);
+      const params = Object.fromEntries(run.data.params.map((p: { key: string; value: string }) => [p.key, p.value]));
+      assert.equal(params.dp_scope, 'sgd_only');
+      assert.equal(params['dp.minCategoryCount'], '20');
     }
+  });
+
+  it('keeps categories rarer than dp.minCategoryCount out of a DP model (and its ONNX file)', async () => {
+    // 200 rows: "common" 120 times, "usual" 70, "rare-7" 7, one each of "alice", "bob", "carol".
+    const city = (i: number) => (i < 120 ? 'common' : i < 190 ? 'usual' : i < 197 ? 'rare-7' : ['alice', 'bob', 'carol'][i - 197]);
+    const csv = ['x,city,y', ...Array.from({ length: 200 }, (_, i) => `${((i * 37) % 101) / 10},${city(i)},${(i * 37) % 101 > 50 ? 1 : 0}`)].join('\n');
+    const version = await uploadCsv(server, 'cities', csv);
+    const dp = { noiseMultiplier: 1, maxGradNorm: 1, batchSize: 32, epochs: 1 };
+    const categoriesOf = async (body: Record<string, unknown>) => {
+      const job = await train(server, { dataset: `cities@${version}`, target: 'y', model: 'logistic_regression', split: { holdout: 0.2, seed: 1 }, bootstrap: { n: 0 }, ...body });
+      const state = JSON.parse((await runArtifact(server, job.result.run_id, 'model/pipeline.json')).toString()) as PipelineState;
+      const onnx = (await runArtifact(server, job.result.run_id, 'model/model.onnx')).toString('latin1');
+      return { categories: state.preprocessor.categorical[0].categories, onnx };
+    };
+    const plain = await categoriesOf({});
+    assert.ok(plain.categories.some((c) => ['alice', 'bob', 'carol'].includes(c)), 'without dp every category seen is kept');
+    const defaults = await categoriesOf({ dp });
+    assert.deepEqual(defaults.categories, ['common', 'usual']);
+    for (const name of ['alice', 'bob', 'carol', 'rare-7']) assert.ok(!defaults.onnx.includes(name), `${name} is not in the ONNX file`);
+    const lower = await categoriesOf({ dp: { ...dp, minCategoryCount: 2 } });
+    assert.deepEqual(lower.categories, ['common', 'rare-7', 'usual']);
+    const bad = await server.json('POST', '/api/v1/training/jobs', { dataset: `cities@${version}`, target: 'y', model: 'logistic_regression', dp: { ...dp, minCategoryCount: 0 } });
+    assert.equal(bad.status, 400, JSON.stringify(bad.body));
+    assert.deepEqual(bad.body.errors.map((e: { field: string }) => e.field), ['dp.minCategoryCount']);
   });
 });
 

@@ -88,6 +88,25 @@ describe('fitPreprocessor', () => {
     assert.deepEqual(Array.from(x.data), [1, 0, 0, 0, 0, 1, 0, 1, 0]);
   });
 
+  it('sends categories seen fewer than minCategoryCount times to the unknown bucket, the imputation fill too', () => {
+    const t = table(cat('c', ['x', 'x', 'x', 'y', 'y', 'z', '', null]));
+    const pre = fitPreprocessor(t, { minCategoryCount: 2 });
+    assert.deepEqual(pre.categorical[0].categories, ['x', 'y']);
+    assert.equal(pre.categorical[0].fill, 'x');
+    assert.deepEqual(Array.from(pre.transform(table(cat('c', ['z', '', 'y']))).data), [0, 0, 1, 1, 0, 0, 0, 1, 0]);
+    // None frequent enough: one column, the unknown bucket, which missing values join as well.
+    const none = fitPreprocessor(t, { minCategoryCount: 4 });
+    assert.deepEqual(none.categorical[0], { name: 'c', categories: [], fill: null });
+    assert.deepEqual(none.featureNames, ['c=<unknown>']);
+    assert.deepEqual(Array.from(none.transform(table(cat('c', ['x', null]))).data), [1, 1]);
+    const copy = restorePreprocessor(JSON.parse(JSON.stringify(none.toJSON())));
+    assert.equal(copy.options.minCategoryCount, 4);
+    // State written before minCategoryCount existed restores with the default.
+    const { minCategoryCount: _dropped, ...older } = pre.toJSON().options;
+    assert.equal(restorePreprocessor({ ...pre.toJSON(), options: older as typeof pre.options }).options.minCategoryCount, 1);
+    rejects(() => fitPreprocessor(t, { minCategoryCount: 0 }), /preprocess.minCategoryCount/);
+  });
+
   it('round-trips through toJSON and restore, and rejects malformed state', () => {
     const fx = trainingFixture('preprocessing');
     const pre = fitPreprocessor(fixtureTable(fx.train));

@@ -32,6 +32,11 @@ export interface PreprocessOptions {
   readonly categoricalEncoding?: 'onehot' | 'ordinal';
   /** At most this many categories per column are kept (the most frequent); the rest go to the unknown bucket. Default 1000. */
   readonly maxCategories?: number;
+  /**
+   * Categories seen on fewer training rows than this go to the unknown bucket, so rare raw values stay
+   * out of the model file (DP estimators raise it: `dp.minCategoryCount`). Default 1 (every category seen).
+   */
+  readonly minCategoryCount?: number;
 }
 
 /** {@link PreprocessOptions} with every default filled in. */
@@ -44,6 +49,7 @@ export const DEFAULT_PREPROCESS: ResolvedPreprocessOptions = Object.freeze({
   standardize: true,
   categoricalEncoding: 'onehot',
   maxCategories: 1000,
+  minCategoryCount: 1,
 });
 
 /** Fitted state of one numeric column: output = (value, or `fill` if missing, − center) / scale. */
@@ -96,6 +102,9 @@ export function resolvePreprocessOptions(options: PreprocessOptions = {}): Resol
   if (typeof o.standardize !== 'boolean') throw invalidParam('preprocess.standardize', 'must be a boolean');
   if (!Number.isInteger(o.maxCategories) || o.maxCategories < 1) {
     throw invalidParam('preprocess.maxCategories', `must be an integer ≥ 1, got ${o.maxCategories}`);
+  }
+  if (!Number.isInteger(o.minCategoryCount) || o.minCategoryCount < 1) {
+    throw invalidParam('preprocess.minCategoryCount', `must be an integer ≥ 1, got ${o.minCategoryCount}`);
   }
   return Object.freeze(o);
 }
@@ -412,10 +421,11 @@ function fitCategorical(c: CategoricalColumn, o: ResolvedPreprocessOptions): Cat
   const counts = new Map<string, number>();
   for (const v of c.values) if (!isMissingCategory(v)) counts.set(v as string, (counts.get(v as string) ?? 0) + 1);
   const byFrequency = [...counts.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  const kept = byFrequency.slice(0, o.maxCategories).map(([v]) => v);
+  const kept = byFrequency.filter(([, count]) => count >= o.minCategoryCount).slice(0, o.maxCategories).map(([v]) => v);
   const categories = kept.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  // Ties of the most frequent category go to the smallest value, as in SimpleImputer.
-  const fill = o.categoricalImputation === 'most_frequent' ? byFrequency[0][0] : null;
+  // Ties of the most frequent category go to the smallest value, as in SimpleImputer. When even that
+  // one is too rare to keep, missing values go to the unknown bucket.
+  const fill = o.categoricalImputation === 'most_frequent' && byFrequency[0][1] >= o.minCategoryCount ? byFrequency[0][0] : null;
   return { name: c.name, categories, fill };
 }
 

@@ -20,6 +20,7 @@ import type { Metric, Param, RunInfo, Tag } from '../tracking/domain.ts';
 import { codeVersion } from './code-version.ts';
 import type { FitOutput, HoldoutMetric } from './compute.ts';
 import { subsetTable } from './cv.ts';
+import { DP_SCOPE, dpPreprocess } from './dp/dp-sgd.ts';
 import { builtInSignature, mlmodelYaml, signatureTags, type StoredSignature, writeModelFolder } from './model-files.ts';
 import { openSession, scoreTable } from './scoring.ts';
 import type { TrainingDeps } from './service.ts';
@@ -112,7 +113,9 @@ export class TrainingRecorder {
       { key: 'params_hash', value: paramsHash },
       ...Object.entries(plan.model.params).map(([key, value]) => ({ key, value: truncate(paramValue(value), 6000) })),
       ...Object.entries(plan.preprocess ?? {}).map(([key, value]) => ({ key: `preprocess.${key}`, value: String(value) })),
-      ...Object.entries(plan.dp ?? {}).map(([key, value]) => ({ key: `dp.${key}`, value: String(value) })),
+      ...Object.entries(plan.dp ? { minCategoryCount: dpPreprocess(plan.dp).minCategoryCount, ...plan.dp } : {}).map(([key, value]) => ({ key: `dp.${key}`, value: String(value) })),
+      // The (ε, δ) covers the SGD updates only; preprocessing statistics are learned without noise.
+      ...(plan.dp ? [{ key: 'dp_scope', value: DP_SCOPE }] : []),
       ...(plan.feature_service ? [{ key: 'feature_service', value: `${plan.feature_service.name}@${plan.feature_service.version}` }] : []),
     ];
     await this.logParams(ctx, runId, params);

@@ -29,6 +29,7 @@ const dpSchema = z.strictObject({
   sampling: z.enum(['poisson', 'fixed']).optional(),
   learningRate: z.number().optional(),
   conversion: z.enum(['improved', 'classic']).optional(),
+  minCategoryCount: z.number().optional(),
 });
 
 const splitSchema = z.strictObject({

@@ -33,11 +33,28 @@ export interface DpSgdParams {
   readonly learningRate?: number;
   /** Conversion of the accountant. Default `improved`. */
   readonly conversion?: RdpConversion;
+  /**
+   * Categories seen on fewer training rows than this go to the unknown bucket of the preprocessing, so
+   * rare raw values (learned without noise) stay out of the model file. Default {@link DP_MIN_CATEGORY_COUNT}.
+   */
+  readonly minCategoryCount?: number;
 }
+
+/** Default of {@link DpSgdParams.minCategoryCount}. */
+export const DP_MIN_CATEGORY_COUNT = 20;
+
+/**
+ * What the (ε, δ) of a DP model covers: the SGD updates only. The preprocessing statistics
+ * (standardization means and deviations, imputation fills, the kept category values) are learned from
+ * the same rows without noise and are not private.
+ */
+export const DP_SCOPE = 'sgd_only';
 
 /** What DP-SGD training spent, stored with the model. */
 export interface PrivacyReport {
   readonly mechanism: 'dp-sgd';
+  /** What the guarantee covers ({@link DP_SCOPE}); absent in reports written before it was recorded. */
+  readonly scope?: typeof DP_SCOPE;
   readonly accountant: 'rdp';
   readonly conversion: RdpConversion;
   readonly epsilon: number;
@@ -52,7 +69,7 @@ export interface PrivacyReport {
 }
 
 /** Checks DP parameters (naming `field.<name>` on error) and fills in defaults. */
-export function resolveDpSgdParams(p: DpSgdParams, field = 'dp'): Required<Omit<DpSgdParams, 'learningRate'>> & { learningRate?: number } {
+export function resolveDpSgdParams(p: DpSgdParams, field = 'dp'): Required<Omit<DpSgdParams, 'learningRate' | 'minCategoryCount'>> & { learningRate?: number; minCategoryCount: number } {
   if (p === null || typeof p !== 'object') throw invalidParam(field, 'must be an object');
   const num = (name: string, v: unknown, ok: (x: number) => boolean, rule: string) => checkNumber(`${field}.${name}`, v, ok, rule);
   num('noiseMultiplier', p.noiseMultiplier, (v) => v > 0, 'must be a number > 0');
@@ -66,7 +83,17 @@ export function resolveDpSgdParams(p: DpSgdParams, field = 'dp'): Required<Omit<
   if (p.learningRate !== undefined) num('learningRate', p.learningRate, (v) => v > 0, 'must be a number > 0');
   const conversion = p.conversion ?? 'improved';
   if (conversion !== 'improved' && conversion !== 'classic') throw invalidParam(`${field}.conversion`, 'must be "improved" or "classic"');
-  return { noiseMultiplier: p.noiseMultiplier, maxGradNorm: p.maxGradNorm, batchSize: p.batchSize, epochs: p.epochs, delta, sampling, conversion, ...(p.learningRate !== undefined ? { learningRate: p.learningRate } : {}) };
+  const minCategoryCount = p.minCategoryCount ?? DP_MIN_CATEGORY_COUNT;
+  num('minCategoryCount', minCategoryCount, (v) => Number.isInteger(v) && v >= 1, 'must be an integer ≥ 1');
+  return { noiseMultiplier: p.noiseMultiplier, maxGradNorm: p.maxGradNorm, batchSize: p.batchSize, epochs: p.epochs, delta, sampling, conversion, minCategoryCount, ...(p.learningRate !== undefined ? { learningRate: p.learningRate } : {}) };
+}
+
+/**
+ * The preprocessing a DP estimator asks for: categories seen on fewer than `minCategoryCount` training
+ * rows go to the unknown bucket. The statistics that remain are still learned without noise (see {@link DP_SCOPE}).
+ */
+export function dpPreprocess(p: DpSgdParams): { minCategoryCount: number } {
+  return { minCategoryCount: resolveDpSgdParams(p).minCategoryCount };
 }
 
 /** Draws the batches of a DP-SGD run from a seeded generator. */
@@ -125,7 +152,7 @@ export class BatchSampler {
   report(p: { noiseMultiplier: number; maxGradNorm: number; delta: number; conversion: RdpConversion; sampling: 'poisson' | 'fixed' }, steps = this.steps): PrivacyReport {
     const { epsilon, order } = dpSgdEpsilon({ sampleRate: this.sampleRate, noiseMultiplier: p.noiseMultiplier, steps, delta: p.delta, conversion: p.conversion });
     return {
-      mechanism: 'dp-sgd', accountant: 'rdp', conversion: p.conversion, epsilon, delta: p.delta, order,
+      mechanism: 'dp-sgd', scope: DP_SCOPE, accountant: 'rdp', conversion: p.conversion, epsilon, delta: p.delta, order,
       noiseMultiplier: p.noiseMultiplier, maxGradNorm: p.maxGradNorm, sampling: p.sampling, sampleRate: this.sampleRate, steps,
     };
   }

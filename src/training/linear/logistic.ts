@@ -9,7 +9,7 @@
 import type { Worker } from 'node:worker_threads';
 import { invalidParam, MloopError } from '../../core/errors.ts';
 import { checkBoolean, checkClassIndices, checkFiniteFeatures, checkInteger, checkNumber, checkRowCount, checkSampleWeights } from '../checks.ts';
-import { type DpSgdParams, type PrivacyReport, resolveDpSgdParams, trainDpSgd } from '../dp/dp-sgd.ts';
+import { dpPreprocess, type DpSgdParams, type PrivacyReport, resolveDpSgdParams, trainDpSgd } from '../dp/dp-sgd.ts';
 import { checkMatrix, shareMatrix, shareVector, softmaxRows } from '../matrix.ts';
 import type { OnnxGraphBuilder } from '../onnx/builder.ts';
 import { lbfgs } from '../optim/lbfgs.ts';
@@ -172,13 +172,16 @@ export function resolveLogisticParams(params: LogisticRegressionParams = {}): Re
   return { C, maxIter, tol, fitIntercept, threads, ...(params.dp ? { dp: params.dp } : {}) };
 }
 
-/** Logistic regression as an estimator for pipelines; checks hyperparameters now, before any work. */
+/**
+ * Logistic regression as an estimator for pipelines; checks hyperparameters now, before any work. Under
+ * `dp`, rare categories stay out of the preprocessing (see `dpPreprocess`).
+ */
 export function logisticRegression(params: LogisticRegressionParams = {}): Estimator {
   const resolved = resolveLogisticParams(params);
   return {
     kind: 'logistic_regression',
     tasks: ['binary', 'multiclass'],
-    preprocess: {},
+    preprocess: resolved.dp ? dpPreprocess(resolved.dp) : {},
     params: { ...resolved },
     fit: (x, target, options) => fitLogisticRegression(x, target, options, resolved),
   };

@@ -10,7 +10,7 @@
 import { invalidParam, MloopError } from '../../core/errors.ts';
 import { Random } from '../../core/random.ts';
 import { checkBoolean, checkClassIndices, checkFiniteFeatures, checkFiniteValues, checkInteger, checkNumber, checkRowCount } from '../checks.ts';
-import { addGaussianNoise, BatchSampler, type ClipObserver, clipFactor, type DpSgdParams, type PrivacyReport, resolveDpSgdParams } from '../dp/dp-sgd.ts';
+import { addGaussianNoise, BatchSampler, type ClipObserver, clipFactor, dpPreprocess, type DpSgdParams, type PrivacyReport, resolveDpSgdParams } from '../dp/dp-sgd.ts';
 import { validationSplit } from '../early-stopping.ts';
 import { binaryProbabilities } from '../linear/linear-onnx.ts';
 import { checkMatrix, takeRows, takeValues } from '../matrix.ts';
@@ -225,13 +225,16 @@ export function resolveMlpParams(p: MlpParams = {}): ResolvedMlpParams {
   return { ...r, ...(p.dp ? { dp: p.dp } : {}) };
 }
 
-/** The MLP as an estimator for pipelines (classification and regression); checks hyperparameters now. */
+/**
+ * The MLP as an estimator for pipelines (classification and regression); checks hyperparameters now.
+ * Under `dp`, rare categories stay out of the preprocessing (see `dpPreprocess`).
+ */
 export function mlp(params: MlpParams = {}): Estimator {
   const resolved = resolveMlpParams(params);
   return {
     kind: 'mlp',
     tasks: ['binary', 'multiclass', 'regression'],
-    preprocess: {},
+    preprocess: resolved.dp ? dpPreprocess(resolved.dp) : {},
     params: { ...resolved },
     fit: (x, target, options) => fitMlp(x, target, options, resolved),
   };
