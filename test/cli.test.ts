@@ -172,6 +172,16 @@ describe('mloop server lifecycle', () => {
       const exit = await server.exited;
       assert.equal(exit.code, 0);
       assert.ok(server.logs.some((l) => l.msg === 'draining in-flight requests'));
+      // What the drained request wrote is all there for the next life of the server.
+      const again = await spawnServer(['--home', home.path]);
+      try {
+        const read = await fetch(`${again.url}${url.pathname}`);
+        assert.equal(read.status, 200);
+        assert.deepEqual(Buffer.from(await read.arrayBuffer()), Buffer.concat([Buffer.alloc(1024, 1), Buffer.alloc(1024, 2)]));
+      } finally {
+        again.child.kill('SIGTERM');
+        await again.exited;
+      }
     } finally {
       await home.cleanup();
     }
