@@ -100,6 +100,13 @@ export interface CreateDerivedInput {
   /** Declared schema (unparsed), as for uploads. */
   readonly schema?: unknown;
   readonly description?: string;
+  /**
+   * Commit only while this is still the dataset's latest version (null: while it has none), checked
+   * in the commit's transaction; otherwise nothing is stored and the call throws a CONFLICT for which
+   * {@link isLatestMoved} is true. For appends: read the latest version, add to it, commit if it is
+   * still the latest, else read again.
+   */
+  readonly ifLatest?: string | null;
 }
 
 /** A version as added: `created` is false when identical content already was that version. */
@@ -319,6 +326,7 @@ export class DatasetService {
       parents: parents.map((p) => ({ project: ctx.project, name: p.name, version: p.version })),
       transformation: input.transformation,
       description: input.description,
+      ifLatest: input.ifLatest,
       // Derived versions are profiled after they are committed; readers compute a missing profile on demand.
       deferProfile: true,
     };
@@ -368,6 +376,7 @@ export class DatasetService {
       transformation?: Transformation;
       description?: string;
       deferProfile?: boolean;
+      ifLatest?: string | null;
     },
   ): Promise<AddedVersion> {
     const version = canonical.sha256;
@@ -382,6 +391,12 @@ export class DatasetService {
       try {
         const inserted = await this.deps.metadata.transaction(async (trx) => {
           await this.store.ensureDataset(trx, ctx.project, name, now);
+          // From here to commit this transaction holds the dataset: the latest version cannot change.
+          const seq = await this.store.nextSeq(trx, ctx.project, name);
+          if (meta.ifLatest !== undefined) {
+            const latest = (await this.store.latestVersion(trx, ctx.project, name))?.version ?? null;
+            if (latest !== meta.ifLatest) throw latestMoved(name, meta.ifLatest, latest);
+          }
           try {
             await this.store.insertVersion(
               trx,
@@ -405,6 +420,7 @@ export class DatasetService {
                 validation_status: 'unvalidated',
                 validation_id: null,
                 validated_at: null,
+                seq,
               },
               meta.parents,
             );
@@ -826,6 +842,21 @@ function toDataset(row: NameRow, versionCount: number, latest: string | undefine
 
 function toReport(row: ValidationRow): ValidationReport {
   return JSON.parse(row.report) as ValidationReport;
+}
+
+/** Errors of commits refused because the dataset's latest version moved (see `ifLatest`). */
+const LATEST_MOVED = new WeakSet<MloopError>();
+
+function latestMoved(name: string, expected: string | null, latest: string | null): MloopError {
+  const label = (v: string | null) => (v === null ? 'none' : v.slice(0, 12));
+  const error = new MloopError('CONFLICT', `dataset "${name}": another version was committed meanwhile (the latest is ${label(latest)}, not ${label(expected)}); read it and try again`);
+  LATEST_MOVED.add(error);
+  return error;
+}
+
+/** True when `error` is a commit refused because the dataset's latest version was not the one given as `ifLatest`. */
+export function isLatestMoved(error: unknown): boolean {
+  return error instanceof MloopError && LATEST_MOVED.has(error);
 }
 
 function dependentsConflict(name: string, version: string | undefined, dependents: readonly { version: string; dependent_kind: string; dependent_id: string }[]): MloopError {

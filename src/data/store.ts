@@ -45,6 +45,7 @@ const SUMMARY_COLUMNS = [
   'validation_status',
   'validation_id',
   'validated_at',
+  'seq',
 ] as const;
 
 /** The data module's queries. Stateless. */
@@ -96,7 +97,7 @@ export class DatasetStore {
     return out;
   }
 
-  /** The newest version of a dataset (ties broken by version id), or undefined. */
+  /** The version of a dataset committed last, or undefined. */
   latestVersion(db: Db, project: string, name: string): Promise<VersionSummaryRow | undefined> {
     return newestFirst(db, project, name).limit(1).executeTakeFirst();
   }
@@ -131,9 +132,25 @@ export class DatasetStore {
     await db.updateTable('dataset_versions').set({ profile }).where('version', '=', version).where('profile', '=', '').execute();
   }
 
-  /** Versions of a dataset, newest first. */
+  /** Versions of a dataset, the last committed first. */
   listVersions(db: Db, project: string, name: string): Promise<VersionSummaryRow[]> {
     return newestFirst(db, project, name).execute();
+  }
+
+  /**
+   * Takes the next place in the commit order of dataset `name` (which must exist) for a version about
+   * to be inserted. Run in the transaction that inserts it: the write holds the dataset's row until
+   * commit, so versions of one dataset are committed one after the other.
+   */
+  async nextSeq(db: Db, project: string, name: string): Promise<number> {
+    const row = await db
+      .updateTable('dataset_names')
+      .set((eb) => ({ last_seq: eb('last_seq', '+', 1) }))
+      .where('project', '=', project)
+      .where('name', '=', name)
+      .returning('last_seq')
+      .executeTakeFirstOrThrow();
+    return Number(row.last_seq);
   }
 
   /** Inserts a version with its parents; a duplicate surfaces as the store's unique violation. */
@@ -282,15 +299,9 @@ export class DatasetStore {
   }
 }
 
-/** The versions of a dataset without profiles, newest first (ties broken by version id). */
+/** The versions of a dataset without profiles, the last committed first. */
 function newestFirst(db: Db, project: string, name: string) {
-  return db
-    .selectFrom('dataset_versions')
-    .select(SUMMARY_COLUMNS)
-    .where('project', '=', project)
-    .where('name', '=', name)
-    .orderBy('created_at', 'desc')
-    .orderBy('version', 'desc');
+  return db.selectFrom('dataset_versions').select(SUMMARY_COLUMNS).where('project', '=', project).where('name', '=', name).orderBy('seq', 'desc');
 }
 
 /**

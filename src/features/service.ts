@@ -10,7 +10,7 @@ import type { RequestContext } from '../core/context.ts';
 import { MloopError, invalidParam, isMloopError, notFound, type FieldError } from '../core/errors.ts';
 import { newHexId } from '../core/ids.ts';
 import type { ColumnType, DatasetSchema } from '../data/domain.ts';
-import type { DatasetService } from '../data/service.ts';
+import { isLatestMoved, type DatasetService } from '../data/service.ts';
 import type { LineageNode, LineageService } from '../lineage/service.ts';
 import { sharedDuckDb, type DuckDb, type DuckDbConnection } from '../storage/duckdb/engine.ts';
 import type { MetadataStore, OnlineRecord, OnlineStore, OnlineValue, OnlineWrite } from '../storage/ports.ts';
@@ -205,6 +205,8 @@ export interface Consumer {
 }
 
 const ENTITY_TS_DEFAULT = 'event_timestamp';
+/** How many times an append is made again on a latest version that moved before it gives up (409). */
+const APPEND_ATTEMPTS = 10;
 const SELECTION_TTL_MS = 5_000;
 const WRITE_BATCH = 2_000;
 
@@ -213,6 +215,8 @@ export class FeatureStoreService {
   readonly queries = new FeatureStoreQueries();
   readonly #selections = new Map<string, { at: number; selection: Selection }>();
   readonly #uniqueSources = new Map<string, boolean>();
+  /** The last work queued on each key, for {@link #exclusive}. */
+  readonly #queues = new Map<string, Promise<void>>();
 
   constructor(readonly deps: FeatureStoreDeps) {}
 
@@ -548,33 +552,54 @@ export class FeatureStoreService {
     const columns = sourceColumns(view);
     const rows = input.rows.map((row, i) => checkSourceRow(row, columns, `rows[${i}]`));
     if (rows.length === 0) throw invalidParam('rows', 'push at least one row');
-    let written = 0;
-    let skipped = 0;
-    let appended: { name: string; version: string; created: boolean } | undefined;
-    if (to !== 'online') appended = await this.#appendToSource(ctx, view, columns, rows);
-    if (to !== 'offline') {
-      const table = onlineTable(ctx.project, view.name);
-      const writes: OnlineWrite[] = rows.map((row) => ({
-        table,
-        key: entityKey(view.keys.map((k) => row[k.name])),
-        eventTime: row[view.spec.source.timestamp] as number,
-        values: Object.fromEntries(view.rowFeatures.map((f) => [f.spec.name, f.expr.fn(row)])),
-      }));
-      try {
-        const result = await this.deps.online.write(writes);
-        written = result.written;
-        skipped = result.skipped;
-      } catch (error) {
-        // Both stores or neither: take back the source version this push just made.
-        if (appended?.created) await this.deps.datasets.deleteVersion(ctx, appended.name, appended.version).catch(() => undefined);
-        throw error;
+    const pushed = async () => {
+      let written = 0;
+      let skipped = 0;
+      const appended = to === 'online' ? undefined : await this.#appendToSource(ctx, view, columns, rows);
+      if (to !== 'offline') {
+        const table = onlineTable(ctx.project, view.name);
+        const writes: OnlineWrite[] = rows.map((row) => ({
+          table,
+          key: entityKey(view.keys.map((k) => row[k.name])),
+          eventTime: row[view.spec.source.timestamp] as number,
+          values: Object.fromEntries(view.rowFeatures.map((f) => [f.spec.name, f.expr.fn(row)])),
+        }));
+        try {
+          const result = await this.deps.online.write(writes);
+          written = result.written;
+          skipped = result.skipped;
+        } catch (error) {
+          // Both stores or neither: take back the source version this push just made.
+          if (appended?.created) await this.deps.datasets.deleteVersion(ctx, appended.name, appended.version).catch(() => undefined);
+          throw error;
+        }
       }
-    }
-    const dataset = appended ? { name: appended.name, version: appended.version } : undefined;
-    return { online_written: written, online_skipped: skipped, ...(dataset ? { dataset } : {}) };
+      const dataset = appended ? { name: appended.name, version: appended.version } : undefined;
+      return { online_written: written, online_skipped: skipped, ...(dataset ? { dataset } : {}) };
+    };
+    if (to === 'online') return pushed();
+    // Pushes to one source take turns in this process, each holding it through its online write and
+    // any taking back, so none builds on a version another is about to take back. Between processes
+    // the commit's check that the latest version did not move keeps appends from losing rows.
+    return this.#exclusive(`${ctx.project}\u0000${view.spec.source.dataset}`, pushed);
   }
 
+  /**
+   * Appends rows to the view's source: a new version made of the latest one and the rows, committed
+   * only while that is still the latest; when another append (of another process) got in first, made
+   * again on the new latest.
+   */
   async #appendToSource(ctx: RequestContext, view: ResolvedView, columns: DuckColumn[], rows: Record<string, ExprValue>[]) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#appendOnce(ctx, view, columns, rows);
+      } catch (error) {
+        if (!isLatestMoved(error) || attempt >= APPEND_ATTEMPTS) throw error;
+      }
+    }
+  }
+
+  async #appendOnce(ctx: RequestContext, view: ResolvedView, columns: DuckColumn[], rows: Record<string, ExprValue>[]) {
     // A view whose source has no version yet gets its first one from the pushed rows.
     const source = await this.#resolveDataset(ctx, view.spec.source.dataset).catch((error: unknown) => {
       if (isMloopError(error) && error.code === 'RESOURCE_DOES_NOT_EXIST') return undefined;
@@ -593,6 +618,7 @@ export class FeatureStoreService {
         parents: source ? [{ name: source.name, version: source.version }] : [],
         transformation: { kind: 'feature_push', params: { feature_view: view.name, rows: rows.length } },
         source: { parquetPath: out },
+        ifLatest: source?.version ?? null,
       });
       return { name: view.spec.source.dataset, version: added.version.version, created: added.created };
     } finally {
@@ -985,6 +1011,22 @@ export class FeatureStoreService {
       this.#uniqueSources.set(key, answer);
     }
     return answer;
+  }
+
+  /** Runs `fn` once the work queued on `key` before it has finished: one at a time per key. */
+  async #exclusive<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const before = this.#queues.get(key) ?? Promise.resolve();
+    let release!: () => void;
+    const done = new Promise<void>((resolve) => (release = resolve));
+    const queued = before.then(() => done);
+    this.#queues.set(key, queued);
+    await before;
+    try {
+      return await fn();
+    } finally {
+      release();
+      if (this.#queues.get(key) === queued) this.#queues.delete(key);
+    }
   }
 
   async #scratch(name: string): Promise<string> {

@@ -168,6 +168,8 @@ export interface DatasetNamesTable {
   declared_schema: string | null;
   created_at: number;
   updated_at: number;
+  /** The `seq` of the last version committed (0 before any); a commit bumps it first, holding the row. */
+  last_seq: Generated<number>;
 }
 
 /** data: dataset versions; `version` is the sha256 of the canonical Parquet file. */
@@ -195,6 +197,8 @@ export interface DatasetVersionsTable {
   validation_status: string;
   validation_id: string | null;
   validated_at: number | null;
+  /** Place in the order the dataset's versions were committed (1, 2, …): the highest is `latest`. */
+  seq: number;
 }
 
 /** data: the versions a derived version was made from, in order. */

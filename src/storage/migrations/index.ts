@@ -10,6 +10,7 @@ import { registry } from './0003-registry.ts';
 import { datasets } from './0004-datasets.ts';
 import { features } from './0005-features.ts';
 import { training } from './0006-training.ts';
+import { datasetHeads } from './0007-dataset-heads.ts';
 
 /** Every migration, by name, for the given dialect. */
 export function migrationsFor(dialect: SqlDialect): Record<string, Migration> {
@@ -20,5 +21,6 @@ export function migrationsFor(dialect: SqlDialect): Record<string, Migration> {
     '0004-datasets': datasets(dialect),
     '0005-features': features(dialect),
     '0006-training': training(dialect),
+    '0007-dataset-heads': datasetHeads(),
   };
 }
