@@ -3,7 +3,7 @@
  * `mlflow.parentRunId`) with its params and cross-validated metrics (mean, std, per fold), picks the
  * best by the objective, refits it on all training rows and registers it with lineage. The per-fold ROC
  * AUC matches scikit-learn on the very same folds. Random search is seeded; successive halving keeps the
- * best 1/factor per rung.
+ * best 1/factor per rung; halving on iterations refits with the last rung's iteration budget.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { encodeProblemTarget, holdoutSplit, stratifiedKFold, subsetTable } from '../src/training/cv.ts';
 import { readNumericCsv } from './support/training-data.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
-import { uploadFixture, waitJob } from './support/training.ts';
+import { runArtifact, uploadFixture, waitJob } from './support/training.ts';
 
 async function childRuns(server: TestServer, parent: string): Promise<any[]> {
   const res = await server.json('POST', '/api/2.0/mlflow/runs/search', { experiment_ids: ['0', '1', '2', '3', '4'], filter: `tags.mlflow.parentRunId = '${parent}'`, max_results: 1000 });
@@ -169,5 +169,33 @@ print(json.dumps(out))
     const children = await childRuns(server, r.run_id);
     assert.equal(children.length, 7);
     assert.ok(children.every((c) => asMap(c.data.params)['halving.rows'] !== undefined));
+  });
+
+  it('successive halving on iterations refits with the iteration budget of the last rung, and best.* records it', async () => {
+    // min_resource 2, factor 2, 4 candidates: rungs of 2, 4 and 8 iterations, while the candidates say max_iter 40.
+    const submitted = await server.json('POST', '/api/v1/training/tuning-jobs', {
+      dataset: 'bc@latest',
+      target: 'target',
+      model: 'hist_gradient_boosting',
+      params: { max_iter: 40, early_stopping: false },
+      search: { strategy: 'halving', factor: 2, resource: 'iterations', min_resource: 2, max_resource: 40, space: { learning_rate: [0.05, 0.1, 0.2, 0.3] } },
+      cv: { folds: 3 },
+      bootstrap: { n: 0 },
+    });
+    assert.equal(submitted.status, 202, JSON.stringify(submitted.body));
+    assert.deepEqual(submitted.body.spec.search.rungs, [2, 4, 8]);
+    const job = await waitJob(server, submitted.body.id);
+    assert.equal(job.status, 'SUCCEEDED', JSON.stringify(job.error));
+    const r = job.result as any;
+    const last = r.trials.at(-1);
+    assert.equal(last.resource, 8);
+    assert.equal(last.params.max_iter, 8);
+    assert.equal(r.best.params.max_iter, 8);
+    assert.equal(r.best.params.learning_rate, last.params.learning_rate);
+    const parent = (await server.json('GET', `/api/2.0/mlflow/runs/get?run_id=${r.run_id}`)).body.run;
+    const params = asMap(parent.data.params);
+    assert.equal(params['best.max_iter'], '8');
+    const state = JSON.parse((await runArtifact(server, r.run_id, 'model/pipeline.json')).toString());
+    assert.equal(state.model.trees.length, 8, 'the refit model has the trees of the last rung');
   });
 });

@@ -2,8 +2,9 @@
  * The tuning job: cross-validates every candidate of the plan's grid, random draw or successive-halving
  * rungs on the training rows (the holdout stays unseen until the end), logs each trial as a child run
  * (tag `mlflow.parentRunId`) with its params and per-fold, mean, standard deviation and pooled metrics,
- * then refits the best candidate by the mean objective on all training rows, scores it on the holdout,
- * and records and registers it like a training job.
+ * then refits the best candidate by the mean objective on all training rows (with the iteration budget
+ * of the last rung when halving on iterations), scores it on the holdout, and records and registers it
+ * like a training job.
  */
 import { MloopError } from '../../core/errors.ts';
 import { getMetric } from '../../evaluation/metrics/registry.ts';
@@ -100,7 +101,10 @@ export function runTuningJob(deps: Pick<TrainingDeps, 'datasets' | 'compute' | '
     const lastRung = trials.filter((t) => (t.rung ?? 0) === schedule.length - 1);
     const best = lastRung.reduce((a, b) => (better(b.score, a.score) || (b.score === a.score && b.index < a.index) ? b : a), lastRung[0]);
     if (best.score === null) throw new MloopError('INVALID_PARAMETER_VALUE', `objective ${plan.objective} was undefined for every trial`, { fields: [{ field: 'objective', reason: 'undefined for every trial' }] });
-    const bestParams = plan.search.candidates[best.index];
+    // Halving on iterations selected the best with the last rung's iteration budget, which may differ
+    // from the candidate's own (min_resource, max_resource): the refit uses the budget it was selected
+    // with, and best.* records it, as scikit-learn's best_params_ holds the resource.
+    const bestParams = best.resource !== undefined && plan.search.resource === 'iterations' ? { ...plan.search.candidates[best.index], [spec.iterationParam!]: best.resource } : plan.search.candidates[best.index];
     await recorder.deps.tracking.logBatch(ctx, parent.run_id, {
       params: Object.entries(bestParams).map(([key, value]) => ({ key: `best.${key}`, value: truncate(paramValue(value), 6000) })),
       tags: [{ key: 'mloop.best_trial_run_id', value: best.run_id }],
