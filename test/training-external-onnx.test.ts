@@ -192,7 +192,8 @@ describe('external ONNX models', () => {
     assert.equal(ev.status, 201, JSON.stringify(ev.body));
     assert.equal(ev.body.model.source, 'external');
     assert.ok(ev.body.metrics.roc_auc.value > 0.9, `hand-set weights separate the classes: ${ev.body.metrics.roc_auc.value}`);
-    assert.ok(ev.body.notes.some((n: string) => /external ONNX/.test(n)));
+    assert.deepEqual(ev.body.explanations.permutation.features.map((f: { feature: string }) => f.feature).sort(), [...COLUMNS].sort(), 'explained through onnxruntime (test/evaluation-external-explain.test.ts)');
+    assert.equal(ev.body.explanations.shap.output, 'P(target = 1)');
     assert.ok(ev.body.latency.p99_ms > 0);
     const card = await (await server.fetch('/api/v1/models/torch-bc/versions/1/card')).text();
     assert.match(card, /external ONNX \(pytorch 0\.1\.0\)/);
@@ -290,5 +291,18 @@ describe('mloop models register-onnx', () => {
     const bad = await runCli(['models', 'register-onnx', 'torch', evil, '--url', server.url]);
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /CVE-2022-25882/);
+  });
+
+  it('registers a scikit-learn classifier with a ZipMap, naming its outputs, and refuses a non-numeric one', async () => {
+    const file = join(work.path, 'sklearn.onnx');
+    await writeFile(file, zipMapModel('binary'));
+    const columns = ZIPMAP.binary.columns.join(',');
+    const ok = await runCli(['models', 'register-onnx', 'sk', file, '--columns', columns, '--target', 'target', '--probabilities-output', 'output_probability', '--label-output', 'output_label', '--json', '--url', server.url]);
+    assert.equal(ok.code, 0, ok.stderr);
+    const sig = JSON.parse(ok.stdout).signature;
+    assert.deepEqual([sig.task, sig.probabilitiesOutput, sig.labelOutput, sig.zipMapInput], ['binary', 'output_probability', 'output_label', 'probabilities']);
+    const bad = await runCli(['models', 'register-onnx', 'sk', file, '--columns', columns, '--probabilities-output', 'output_label', '--url', server.url]);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /probabilities_output: output "output_label" is int64/);
   });
 });

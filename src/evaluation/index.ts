@@ -15,5 +15,6 @@ export * from './fairness.ts';
 export * from './explain/types.ts';
 export * from './explain/permutation.ts';
 export * from './explain/kernel-shap.ts';
+export * from './explain/explanations.ts';
 export * from './gate.ts';
 export * from './model-card.ts';

@@ -2,7 +2,8 @@
  * Evaluation of registered model versions, as jobs: the ONNX model scores a dataset version in
  * onnxruntime (what serving runs), and the report holds metrics with bootstrap intervals, the
  * confusion matrix and calibration, slices, a fairness audit per protected attribute, permutation
- * importance and SHAP values (TreeSHAP for boosted trees, KernelSHAP otherwise, on a sample), model
+ * importance and SHAP values for every output (TreeSHAP for boosted trees, KernelSHAP otherwise, on
+ * a sample; external ONNX files are explained through onnxruntime over their raw input columns), model
  * size and p99 single-row latency, and the model's validation gate: the gate spec declared on the
  * registered model, evaluated against these numbers and against the `champion` alias scored on the
  * same rows (paired significance). The report is stored; the version is tagged `mloop.gate=passed|failed`
@@ -29,13 +30,14 @@ import type { MetadataStore } from '../storage/ports.ts';
 import { artifactUriToKey, type ArtifactService } from '../tracking/artifacts.ts';
 import type { TrackingService } from '../tracking/service.ts';
 import { ComputeClient, type ComputeMode } from '../training/compute-client.ts';
-import type { ExplainOutput } from '../training/compute.ts';
 import { subsetTable } from '../training/cv.ts';
 import { readModelFolder, type ModelFolder, type StoredSignature } from '../training/model-files.ts';
 import { usableDatasetVersion } from '../training/planner.ts';
 import { inputColumns, measureLatency, openSession, scoreTable } from '../training/scoring.ts';
 import type { Table, Task } from '../training/types.ts';
 import { estimateMetric, type MetricEstimate } from './bootstrap.ts';
+import type { ExplainOutput, ExplainSettings } from './explain/explanations.ts';
+import { explainExternalModel } from './external-explain.ts';
 import { fairnessAudit, upgradeFairnessReport, type FairnessReport } from './fairness.ts';
 import { evaluateGate, gateSpecSchema, parseGateSpec, type GateResult, type GateSpec } from './gate.ts';
 import { calibrationCurve, type CalibrationCurve } from './metrics/calibration.ts';
@@ -291,8 +293,8 @@ export class EvaluationService {
       fairness_tau: request.fairness_tau,
       metrics,
       bootstrap: request.bootstrap,
-      permutation: { enabled: request.permutation.enabled && folder.pipeline !== undefined, n_repeats: request.permutation.n_repeats, max_rows: request.permutation.max_rows, metric: permutationMetric },
-      shap: { enabled: request.shap.enabled && folder.pipeline !== undefined, rows: request.shap.rows, background: request.shap.background, ...(request.shap.n_samples ? { n_samples: request.shap.n_samples } : {}) },
+      permutation: { enabled: request.permutation.enabled, n_repeats: request.permutation.n_repeats, max_rows: request.permutation.max_rows, metric: permutationMetric },
+      shap: { enabled: request.shap.enabled, rows: request.shap.rows, background: request.shap.background, ...(request.shap.n_samples ? { n_samples: request.shap.n_samples } : {}) },
       latency: request.latency,
       champion_alias: request.champion_alias,
       gate: request.gate,
@@ -476,28 +478,36 @@ export class EvaluationService {
     }
 
     let explanations: ExplainOutput = {};
-    if ((plan.permutation.enabled || plan.shap.enabled) && folder.pipeline) {
+    if (plan.permutation.enabled || plan.shap.enabled) {
       run.progress(0.5, 'explanations');
-      const compute = new ComputeClient({ mode: this.deps.compute, signal: run.signal });
-      try {
-        // A seeded shuffle, so that the sampled rows are spread over the data.
-        const order = Array.from(new Random(plan.seed).permutation(table.rows));
-        const sample = subsetTable(table, order);
-        explanations = await compute.explain(
-          {
-            pipeline: folder.pipeline,
-            table: sample,
-            yTrue: Float64Array.from(order, (r) => data.yTrue[r]),
-            ...(plan.permutation.enabled ? { permutation: { metric: plan.permutation.metric, nRepeats: plan.permutation.n_repeats, seed: plan.seed, maxRows: plan.permutation.max_rows } } : {}),
-            ...(plan.shap.enabled ? { shap: { rows: plan.shap.rows, background: plan.shap.background, seed: plan.seed, ...(plan.shap.n_samples ? { nSamples: plan.shap.n_samples } : {}) } } : {}),
-          },
-          (p, m) => run.progress(0.5 + 0.3 * p, m),
-        );
-      } finally {
-        compute.close();
+      // A seeded shuffle, so that the sampled rows are spread over the data.
+      const order = Array.from(new Random(plan.seed).permutation(table.rows));
+      const sample = subsetTable(table, order);
+      const sampleY = Float64Array.from(order, (r) => data.yTrue[r]);
+      const settings: ExplainSettings = {
+        ...(plan.permutation.enabled ? { permutation: { metric: plan.permutation.metric, nRepeats: plan.permutation.n_repeats, seed: plan.seed, maxRows: plan.permutation.max_rows } } : {}),
+        ...(plan.shap.enabled ? { shap: { rows: plan.shap.rows, background: plan.shap.background, seed: plan.seed, ...(plan.shap.n_samples ? { nSamples: plan.shap.n_samples } : {}) } } : {}),
+      };
+      const onProgress = (p: number, m: string) => run.progress(0.5 + 0.3 * p, m);
+      if (folder.pipeline) {
+        const compute = new ComputeClient({ mode: this.deps.compute, signal: run.signal });
+        try {
+          explanations = await compute.explain({ pipeline: folder.pipeline, table: sample, yTrue: sampleY, ...settings }, onProgress);
+        } finally {
+          compute.close();
+        }
+      } else {
+        // An external ONNX file: the explainers' matrices are scored in onnxruntime, as the metrics were.
+        const explainSession = await openSession(folder.onnx);
+        try {
+          explanations = await explainExternalModel(explainSession, { ...signature, task: plan.task, target: plan.target }, sample, sampleY, settings, { onProgress, beforeScoring: () => run.checkCancelled() });
+        } catch (error) {
+          if (!isMloopError(error)) throw error;
+          notes.push(`explanations not possible: ${error.message}`);
+        } finally {
+          await explainSession.release();
+        }
       }
-    } else if (!folder.pipeline) {
-      notes.push('explanations need the pipeline of a model trained by mloop; this model is an external ONNX file');
     }
 
     run.progress(0.82, `comparing with ${plan.champion_alias}`);

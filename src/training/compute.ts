@@ -5,9 +5,8 @@
  * server keeps answering while a model trains; benchmarks and tests call them directly.
  */
 import { estimateMetric, type MetricEstimate } from '../evaluation/bootstrap.ts';
-import { kernelShap } from '../evaluation/explain/kernel-shap.ts';
-import { permutationImportance } from '../evaluation/explain/permutation.ts';
-import type { FeatureMatrix } from '../evaluation/explain/types.ts';
+import { encodeRaw, explainSteps, outputLabels, shapSummary, type ExplainOutput, type ShapExplanation as ExplainShap } from '../evaluation/explain/explanations.ts';
+import { runPredicting } from '../evaluation/explain/types.ts';
 import { checkClasses, crossValidate, encodeProblemTarget, evaluationData, subsetTable, type CrossValidationResult, type LearningProblem } from './cv.ts';
 import type { DpSgdParams, PrivacyReport } from './dp/dp-sgd.ts';
 import { EXTRA_RESTORERS, modelKind } from './estimators.ts';
@@ -16,6 +15,9 @@ import type { PreprocessOptions } from './preprocess.ts';
 import { HistGradientBoostingModel } from './trees/hgbt.ts';
 import { treeShap } from './trees/shap.ts';
 import type { Column, Table } from './types.ts';
+
+export type { ExplainImportance, ExplainOutput } from '../evaluation/explain/explanations.ts';
+export { encodeRaw } from '../evaluation/explain/explanations.ts';
 
 /** A model to train: its kind, resolved hyperparameters, DP settings and preprocessing overrides. */
 export interface ModelChoice {
@@ -157,153 +159,18 @@ export interface ExplainInput {
   readonly shap?: { readonly rows: number; readonly background: number; readonly seed: number; readonly nSamples?: number };
 }
 
-/** Global importance of each raw input column. */
-export interface ExplainImportance {
-  readonly feature: string;
-  readonly mean: number;
-  readonly std: number;
-}
-
-/** Output of {@link explainModel}. */
-export interface ExplainOutput {
-  readonly permutation?: { readonly metric: string; readonly baseline: number; readonly rows: number; readonly features: ExplainImportance[] };
-  readonly shap?: {
-    /** `tree`: exact TreeSHAP of the boosted trees' margin; `kernel`: KernelSHAP of the predicted probability or value. */
-    readonly method: 'tree' | 'kernel';
-    /** Output explained: `P(<class>)`, `log-odds(<class>)` or the regression value. */
-    readonly output: string;
-    readonly baseValue: number;
-    readonly rows: number;
-    readonly background: number;
-    readonly exact: boolean;
-    /** Mean |SHAP| per input column, largest first. */
-    readonly meanAbs: { readonly feature: string; readonly value: number }[];
-    /** A few explained rows: prediction, and each column's contribution. */
-    readonly examples: { readonly row: number; readonly prediction: number; readonly values: Record<string, number> }[];
-    /** Largest |Σφ + φ₀ − f(x)| over explained rows (local accuracy; 0 up to rounding). */
-    readonly maxAdditivityError: number;
-  };
-}
-
-/**
- * Raw input columns as a dense matrix for the explainers: numeric values as they are, categories as
- * their index in a per-column dictionary (NaN when missing), so that permuting or replacing a cell
- * swaps whole raw values.
- */
-export function encodeRaw(table: Table, columns: readonly string[]): { matrix: FeatureMatrix; decode: (m: FeatureMatrix) => Table } {
-  const cols = columns.map((name) => {
-    const c = table.columns.find((x) => x.name === name);
-    if (!c) throw new Error(`column ${name} missing from the explained table`);
-    return c;
-  });
-  const dictionaries = cols.map((c) => (c.kind === 'categorical' ? [...new Set(c.values.filter((v): v is string => v !== null))] : undefined));
-  const lookups = dictionaries.map((d) => (d ? new Map(d.map((v, i) => [v, i])) : undefined));
-  const rows = table.rows;
-  const k = cols.length;
-  const data = new Float64Array(rows * k);
-  cols.forEach((c, j) => {
-    for (let r = 0; r < rows; r++) {
-      if (c.kind === 'numeric') data[r * k + j] = c.values[r];
-      else {
-        const v = c.values[r];
-        data[r * k + j] = v === null ? Number.NaN : lookups[j]!.get(v)!;
-      }
-    }
-  });
-  const decode = (m: FeatureMatrix): Table => ({
-    rows: m.rows,
-    columns: cols.map((c, j): Column => {
-      if (c.kind === 'numeric') {
-        const values = new Float64Array(m.rows);
-        for (let r = 0; r < m.rows; r++) values[r] = m.data[r * k + j];
-        return { name: c.name, kind: 'numeric', values };
-      }
-      const dict = dictionaries[j]!;
-      const values = new Array<string | null>(m.rows);
-      for (let r = 0; r < m.rows; r++) {
-        const code = m.data[r * k + j];
-        values[r] = Number.isNaN(code) ? null : dict[code];
-      }
-      return { name: c.name, kind: 'categorical', values };
-    }),
-  });
-  return { matrix: { rows, cols: k, data }, decode };
-}
-
-/** Permutation importance and KernelSHAP of a pipeline over its raw input columns. */
+/** Permutation importance and SHAP values of a pipeline over its raw input columns (TreeSHAP for boosted trees, KernelSHAP otherwise). */
 export function explainModel(input: ExplainInput, onProgress?: ProgressFn): ExplainOutput {
   const pipeline: Pipeline = restorePipeline(input.pipeline, EXTRA_RESTORERS);
   const names = pipeline.preprocessor.inputs.map((c) => c.name);
   const { matrix, decode } = encodeRaw(input.table, names);
-  const predict = (m: FeatureMatrix) => pipeline.predict(decode(m));
-  const task = pipeline.target.task;
-  const nClasses = task === 'multiclass' ? pipeline.model.nClasses : undefined;
-  const out: { permutation?: ExplainOutput['permutation']; shap?: ExplainOutput['shap'] } = {};
-  if (input.permutation && matrix.rows >= 2) {
-    onProgress?.(0.1, 'permutation importance');
-    const rows = Math.min(matrix.rows, input.permutation.maxRows);
-    const sub = { rows, cols: matrix.cols, data: matrix.data.subarray(0, rows * matrix.cols) };
-    const result = permutationImportance(predict, sub, input.yTrue.subarray(0, rows), {
-      task,
-      nClasses,
-      metric: input.permutation.metric,
-      nRepeats: input.permutation.nRepeats,
-      seed: input.permutation.seed,
-      featureNames: names,
-    });
-    out.permutation = {
-      metric: result.metric,
-      baseline: result.baseline,
-      rows,
-      features: result.features.map((f) => ({ feature: f.name!, mean: f.mean, std: f.std })).sort((a, b) => b.mean - a.mean),
-    };
-  }
-  if (input.shap && matrix.rows >= 1 && pipeline.model instanceof HistGradientBoostingModel) {
-    onProgress?.(0.5, 'TreeSHAP');
-    out.shap = treeExplanation(pipeline, pipeline.model, input.table, Math.min(matrix.rows, input.shap.rows));
-  } else if (input.shap && matrix.rows >= 1) {
-    onProgress?.(0.5, 'KernelSHAP');
-    const nBackground = Math.min(matrix.rows, input.shap.background);
-    const nRows = Math.min(matrix.rows, input.shap.rows);
-    // Background: evenly spaced rows; explained rows: the first ones (the caller shuffles).
-    const step = matrix.rows / nBackground;
-    const bg = new Float64Array(nBackground * matrix.cols);
-    for (let i = 0; i < nBackground; i++) bg.set(matrix.data.subarray(Math.floor(i * step) * matrix.cols, (Math.floor(i * step) + 1) * matrix.cols), i * matrix.cols);
-    const x = { rows: nRows, cols: matrix.cols, data: matrix.data.slice(0, nRows * matrix.cols) };
-    // Classification: explain the probability of the last class (class 1 for binary).
-    const outputIndex = task === 'multiclass' ? nClasses! - 1 : 0;
-    const result = kernelShap(predict, { rows: nBackground, cols: matrix.cols, data: bg }, x, { seed: input.shap.seed, ...(input.shap.nSamples ? { nSamples: input.shap.nSamples } : {}) });
-    const m = matrix.cols;
-    const meanAbs = new Float64Array(m);
-    let maxErr = 0;
-    const examples: { row: number; prediction: number; values: Record<string, number> }[] = [];
-    result.rows.forEach((row, r) => {
-      let sum = result.baseValue[outputIndex];
-      const values: Record<string, number> = {};
-      for (let j = 0; j < m; j++) {
-        const v = row.values[outputIndex * m + j];
-        meanAbs[j] += Math.abs(v) / result.rows.length;
-        sum += v;
-        values[names[j]] = v;
-      }
-      maxErr = Math.max(maxErr, Math.abs(sum - row.prediction[outputIndex]));
-      if (examples.length < 5) examples.push({ row: r, prediction: row.prediction[outputIndex], values });
-    });
-    const classes = pipeline.target.classes;
-    out.shap = {
-      method: 'kernel',
-      output: task === 'regression' ? pipeline.target.name : `P(${pipeline.target.name} = ${classes![task === 'multiclass' ? outputIndex : 1]})`,
-      baseValue: result.baseValue[outputIndex],
-      rows: nRows,
-      background: nBackground,
-      exact: result.rows.every((r) => r.exact),
-      meanAbs: names.map((feature, j) => ({ feature, value: meanAbs[j] })).sort((a, b) => b.value - a.value),
-      examples,
-      maxAdditivityError: maxErr,
-    };
-  }
-  onProgress?.(1, 'explanations done');
-  return out;
+  const tree = input.shap !== undefined && matrix.rows >= 1 && pipeline.model instanceof HistGradientBoostingModel;
+  const model = { task: pipeline.target.task, target: pipeline.target.name, classes: pipeline.target.classes, features: names };
+  const settings = { ...(input.permutation ? { permutation: input.permutation } : {}), ...(input.shap && !tree ? { shap: input.shap } : {}) };
+  const out = runPredicting(explainSteps(model, matrix, input.yTrue, settings, onProgress), (m) => pipeline.predict(decode(m)));
+  if (!tree) return out;
+  onProgress?.(0.5, 'TreeSHAP');
+  return { ...out, shap: treeExplanation(pipeline, pipeline.model as HistGradientBoostingModel, input.table, Math.min(matrix.rows, input.shap!.rows)) };
 }
 
 /**
@@ -311,42 +178,24 @@ export function explainModel(input: ExplainInput, onProgress?: ProgressFn): Expl
  * value for regression). Tree pipelines encode each raw column as one feature (numeric as is,
  * categories as ordinal codes), so values map one to one onto the raw input columns.
  */
-function treeExplanation(pipeline: Pipeline, model: HistGradientBoostingModel, table: Table, nRows: number): NonNullable<ExplainOutput['shap']> {
+function treeExplanation(pipeline: Pipeline, model: HistGradientBoostingModel, table: Table, nRows: number): ExplainShap {
   // Mean |SHAP| over up to 1,000 rows (exact and cheap enough); examples from the first rows.
   const all = pipeline.transform(table.rows > 1000 ? subsetTable(table, Array.from({ length: 1000 }, (_, i) => i)) : table);
   const x = { rows: all.rows, cols: all.cols, data: all.data };
   const shap = treeShap(model, x);
   const K = shap.nOutputs;
   const F = shap.nFeatures;
-  const k = K - 1;
   const raw = model.predictRaw(x);
-  const featureNames = pipeline.preprocessor.featureNames;
-  const meanAbs = new Float64Array(F);
-  let maxErr = 0;
-  const examples: { row: number; prediction: number; values: Record<string, number> }[] = [];
-  for (let r = 0; r < shap.rows; r++) {
-    let sum = shap.baseValues[k];
-    const values: Record<string, number> = {};
-    for (let f = 0; f < F; f++) {
-      const v = shap.values[(r * K + k) * F + f];
-      meanAbs[f] += Math.abs(v) / shap.rows;
-      sum += v;
-      values[featureNames[f]] = v;
-    }
-    maxErr = Math.max(maxErr, Math.abs(sum - raw[r * K + k]));
-    if (r < Math.min(5, nRows)) examples.push({ row: r, prediction: raw[r * K + k], values });
-  }
-  const task = pipeline.target.task;
-  const classes = pipeline.target.classes;
-  return {
+  return shapSummary({
     method: 'tree',
-    output: task === 'regression' ? pipeline.target.name : `log-odds(${pipeline.target.name} = ${classes![task === 'multiclass' ? k : 1]})`,
-    baseValue: shap.baseValues[k],
-    rows: shap.rows,
-    background: 0,
     exact: true,
-    meanAbs: featureNames.map((feature, f) => ({ feature, value: meanAbs[f] })).sort((a, b) => b.value - a.value),
-    examples,
-    maxAdditivityError: maxErr,
-  };
+    background: 0,
+    features: pipeline.preprocessor.featureNames,
+    outputs: outputLabels({ task: pipeline.target.task, target: pipeline.target.name, classes: pipeline.target.classes }, 'log-odds'),
+    baseValue: shap.baseValues,
+    rows: shap.rows,
+    value: (r, k, f) => shap.values[(r * K + k) * F + f],
+    prediction: (r, k) => raw[r * K + k],
+    examples: Math.min(5, nRows),
+  });
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Random } from '../../core/random.ts';
-import { kernelShap } from './kernel-shap.ts';
+import { kernelShap, kernelShapAsync } from './kernel-shap.ts';
 import type { FeatureMatrix, PredictFn } from './types.ts';
 
 function randomMatrix(rows: number, cols: number, seed: number): FeatureMatrix {
@@ -165,6 +165,21 @@ describe('kernelShap', () => {
     const constant = { rows: 3, cols: 2, data: Float64Array.of(1, 2, 1, 3, 1, 4) };
     const [row] = kernelShap(linearModel([5, 1], 0), constant, { rows: 1, cols: 2, data: Float64Array.of(1, 10) }).rows;
     assert.deepEqual([...row.values], [0, 7]);
+  });
+
+  it('an asynchronous predict (a model in onnxruntime) gives the same values, coalition batches included', async () => {
+    const background = randomMatrix(9, 14, 17);
+    const x = randomMatrix(2, 14, 18);
+    const f = rowwise(14, (z) => nonlinear(z) + z[6] * z[13]);
+    const calls: number[] = [];
+    const later = (m: FeatureMatrix) => {
+      calls.push(m.rows);
+      return new Promise<ArrayLike<number>>((resolve) => setImmediate(() => resolve(f(m))));
+    };
+    const options = { seed: 5, nSamples: 400, batchRows: 900 };
+    assert.deepEqual(await kernelShapAsync(later, background, x, options), kernelShap(f, background, x, options));
+    assert.ok(calls.length > 4 && calls.every((n) => n <= 900), `predict called with ${calls.join(', ')} rows`);
+    await assert.rejects(kernelShapAsync(later, background, randomMatrix(1, 3, 19)), /background: has 14 columns but x has 3/);
   });
 
   it('rejects mismatched shapes and a predict of the wrong size', () => {

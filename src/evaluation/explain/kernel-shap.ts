@@ -15,7 +15,7 @@
  */
 import { invalidParam } from '../../core/errors.ts';
 import { Random } from '../../core/random.ts';
-import type { FeatureMatrix, PredictFn } from './types.ts';
+import { runPredicting, runPredictingAsync, type AsyncPredictFn, type FeatureMatrix, type Predicting, type PredictFn } from './types.ts';
 
 /** Options of {@link kernelShap}. */
 export interface KernelShapOptions {
@@ -52,9 +52,9 @@ export interface KernelShapResult {
   readonly rows: RowExplanation[];
 }
 
-/** Predicts `m` in batches of at most `batchRows` rows, checking the output size. */
-function predictChecked(predict: PredictFn, m: FeatureMatrix, nOutputs: number): ArrayLike<number> {
-  const out = predict(m);
+/** Predicts `m` (yielding it), checking the output size. */
+function* predictChecked(m: FeatureMatrix, nOutputs: number): Predicting<ArrayLike<number>> {
+  const out = yield m;
   if (out.length !== m.rows * nOutputs) {
     throw invalidParam('predict', `returned ${out.length} values for ${m.rows} rows; expected ${m.rows * nOutputs}`);
   }
@@ -172,6 +172,16 @@ function solve(a: Float64Array, b: Float64Array, n: number, nrhs: number): void 
  * Deterministic for a given seed; exact (all coalitions) when at most `exactMaxFeatures` features vary.
  */
 export function kernelShap(predict: PredictFn, background: FeatureMatrix, x: FeatureMatrix, options: KernelShapOptions = {}): KernelShapResult {
+  return runPredicting(kernelShapSteps(background, x, options), predict);
+}
+
+/** {@link kernelShap} of a model that predicts asynchronously (the same numbers). */
+export function kernelShapAsync(predict: AsyncPredictFn, background: FeatureMatrix, x: FeatureMatrix, options: KernelShapOptions = {}): Promise<KernelShapResult> {
+  return runPredictingAsync(kernelShapSteps(background, x, options), predict);
+}
+
+/** {@link kernelShap} as a computation that yields the matrices it needs predicted. */
+export function* kernelShapSteps(background: FeatureMatrix, x: FeatureMatrix, options: KernelShapOptions = {}): Predicting<KernelShapResult> {
   const m = x.cols;
   if (background.cols !== m) throw invalidParam('background', `has ${background.cols} columns but x has ${m}`);
   if (background.rows < 1) throw invalidParam('background', 'needs at least one row');
@@ -187,7 +197,7 @@ export function kernelShap(predict: PredictFn, background: FeatureMatrix, x: Fea
     throw invalidParam('batchRows', `must be an integer of at least the ${background.rows} background rows, got ${batchRows}`);
   }
   const nB = background.rows;
-  const backgroundPred = predict(background);
+  const backgroundPred = yield background;
   if (backgroundPred.length === 0 || backgroundPred.length % nB !== 0) {
     throw invalidParam('predict', `returned ${backgroundPred.length} values for ${nB} background rows`);
   }
@@ -200,7 +210,7 @@ export function kernelShap(predict: PredictFn, background: FeatureMatrix, x: Fea
   const rows: RowExplanation[] = [];
   for (let xi = 0; xi < x.rows; xi++) {
     const row = x.data.subarray(xi * m, (xi + 1) * m);
-    const prediction = Float64Array.from(predictChecked(predict, { rows: 1, cols: m, data: Float64Array.from(row) }, nOutputs));
+    const prediction = Float64Array.from(yield* predictChecked({ rows: 1, cols: m, data: Float64Array.from(row) }, nOutputs));
     const values = new Float64Array(nOutputs * m);
     const varying: number[] = [];
     for (let j = 0; j < m; j++) {
@@ -244,7 +254,7 @@ export function kernelShap(predict: PredictFn, background: FeatureMatrix, x: Fea
           for (let b = 0; b < nB; b++) data[offset + b * m + j] = row[j];
         }
       }
-      const out = predictChecked(predict, { rows: (end - start) * nB, cols: m, data }, nOutputs);
+      const out = yield* predictChecked({ rows: (end - start) * nB, cols: m, data }, nOutputs);
       for (let z = start; z < end; z++) {
         for (let b = 0; b < nB; b++) {
           const r = (z - start) * nB + b;

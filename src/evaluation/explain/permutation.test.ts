@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { assertClose, loadEvaluationFixture } from '../../../test/support/evaluation-fixtures.ts';
 import type { Vector } from '../metrics/common.ts';
-import { permutationImportance, type PermutationImportanceOptions, type Scorer } from './permutation.ts';
+import { permutationImportance, permutationImportanceAsync, type PermutationImportanceOptions, type Scorer } from './permutation.ts';
 import type { FeatureMatrix } from './types.ts';
 
 const fx = loadEvaluationFixture('permutation');
@@ -72,6 +72,14 @@ describe('permutationImportance against sklearn.inspection.permutation_importanc
     assert.ok(a.baseline < 0, 'baseline is the negated RMSE');
     assert.ok(a.features[1].mean > a.features[0].mean && a.features[0].mean > a.features[2].mean && a.features[2].mean > 0);
     assert.equal(a.features[1].name, 'b');
+  });
+
+  it('an asynchronous predict (a model in onnxruntime) gives the same result', async () => {
+    const predict = linear(fx.cases[0].weights, fx.cases[0].bias, false);
+    const opts = { task: 'regression' as const, metric: 'r2', nRepeats: 3, seed: 2 };
+    const later = (m: FeatureMatrix) => new Promise<ArrayLike<number>>((resolve) => setImmediate(() => resolve(predict(m))));
+    assert.deepEqual(await permutationImportanceAsync(later, X, fx.yRegression, opts), permutationImportance(predict, X, fx.yRegression, opts));
+    await assert.rejects(permutationImportanceAsync(later, X, [1, 2], opts), /yTrue: length 2 does not match the 80 rows of x/);
   });
 
   it('rejects bad input', () => {

@@ -9,7 +9,7 @@ import { invalidParam } from '../../core/errors.ts';
 import { Random } from '../../core/random.ts';
 import type { Vector } from '../metrics/common.ts';
 import { computeMetric, getMetric, type EvaluationData, type EvaluationTask } from '../metrics/registry.ts';
-import type { FeatureMatrix, PredictFn } from './types.ts';
+import { runPredicting, runPredictingAsync, type AsyncPredictFn, type FeatureMatrix, type Predicting, type PredictFn } from './types.ts';
 
 /** A custom score of predictions against true values; greater must be better. */
 export type Scorer = (yTrue: Vector, predictions: ArrayLike<number>) => number;
@@ -60,12 +60,17 @@ export interface PermutationImportanceResult {
 }
 
 /** Permutation importance of every feature of `x` for the model `predict` against `yTrue`. */
-export function permutationImportance(
-  predict: PredictFn,
-  x: FeatureMatrix,
-  yTrue: Vector,
-  options: PermutationImportanceOptions,
-): PermutationImportanceResult {
+export function permutationImportance(predict: PredictFn, x: FeatureMatrix, yTrue: Vector, options: PermutationImportanceOptions): PermutationImportanceResult {
+  return runPredicting(permutationImportanceSteps(x, yTrue, options), predict);
+}
+
+/** {@link permutationImportance} of a model that predicts asynchronously (the same numbers). */
+export function permutationImportanceAsync(predict: AsyncPredictFn, x: FeatureMatrix, yTrue: Vector, options: PermutationImportanceOptions): Promise<PermutationImportanceResult> {
+  return runPredictingAsync(permutationImportanceSteps(x, yTrue, options), predict);
+}
+
+/** {@link permutationImportance} as a computation that yields the matrices it needs predicted. */
+export function* permutationImportanceSteps(x: FeatureMatrix, yTrue: Vector, options: PermutationImportanceOptions): Predicting<PermutationImportanceResult> {
   const { rows, cols } = x;
   if (x.data.length !== rows * cols) throw invalidParam('x', `data length ${x.data.length} is not rows × cols = ${rows * cols}`);
   if (rows < 2) throw invalidParam('x', 'needs at least 2 rows to permute');
@@ -91,7 +96,7 @@ export function permutationImportance(
       return sign * computeMetric(metric, data);
     };
   }
-  const baseline = score(predict(x));
+  const baseline = score(yield x);
   const random = new Random(options.seed ?? 0);
   const permuted = new Float64Array(x.data);
   const column = new Float64Array(rows);
@@ -103,7 +108,7 @@ export function permutationImportance(
       const order = options.shuffle ? options.shuffle(j, rep) : random.permutation(rows);
       if (order.length !== rows) throw invalidParam('shuffle', `returned ${order.length} rows for ${rows}`);
       for (let r = 0; r < rows; r++) permuted[r * cols + j] = column[order[r]];
-      importances.push(baseline - score(predict({ rows, cols, data: permuted })));
+      importances.push(baseline - score(yield { rows, cols, data: permuted }));
     }
     for (let r = 0; r < rows; r++) permuted[r * cols + j] = column[r];
     const mean = importances.reduce((a, b) => a + b, 0) / nRepeats;
