@@ -1,7 +1,9 @@
 /**
  * `mloop train|tune|jobs|evaluate|model card` and `mloop models gate` against a server process, as
  * users run them: plain progress lines on stderr off a terminal, tables on stdout, `--json`,
- * `--no-wait` with `jobs wait`, a failing gate as exit code 3, cards as Markdown and HTML files.
+ * `--no-wait` with `jobs wait`, a failing gate as exit code 3, cards as Markdown and HTML files; `tune`
+ * and `evaluate` with `--json`, and the tuning options of the API as flags (max trials, min/max
+ * resource, folds not stratified).
  */
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -69,6 +71,34 @@ describe('mloop train, tune, evaluate and model card', () => {
     assert.match(res.stdout, /registered\s+bc-tuned version 1/);
   });
 
+  it('tunes with --json: the job as JSON on stdout and nothing on stderr', async () => {
+    const res = await cli('tune', '--data', 'bc@latest', '--target', 'target', '--search', 'C=0.05,1', '--folds', '3', '--bootstrap', '0', '--json');
+    assert.equal(res.code, 0, res.stderr);
+    assert.equal(res.stderr, '');
+    const job = JSON.parse(res.stdout);
+    assert.equal(job.kind, 'tuning');
+    assert.equal(job.status, 'SUCCEEDED');
+    assert.equal(job.result.objective, 'roc_auc');
+    assert.equal(job.result.trials.length, 2);
+    assert.ok([0.05, 1].includes(job.result.best.params.C));
+  });
+
+  it('passes max trials, min and max resource and unstratified folds to the tuning request', async () => {
+    const args = ['tune', '--data', 'bc@latest', '--target', 'target', '--model', 'hist_gradient_boosting', '--param', 'max_iter=10', '--strategy', 'halving', '--resource', 'iterations', '--factor', '2', '--search', 'learning_rate=0.1,0.2', '--min-resource', '2', '--max-resource', '8', '--no-cv-stratify'];
+    const plan = await cli(...args, '--max-trials', '7', '--dry-run', '--json');
+    assert.equal(plan.code, 0, plan.stderr);
+    const p = JSON.parse(plan.stdout);
+    assert.equal(p.max_trials, 7);
+    assert.equal(p.cv.stratified, false);
+    assert.deepEqual(p.search.rungs, [2, 4]);
+    const tooMany = await cli(...args, '--max-trials', '2', '--dry-run');
+    assert.notEqual(tooMany.code, 0);
+    assert.match(tooMany.stderr, /successive halving would run 3 trials, more than max_trials \(2\)/);
+    const badResource = await cli(...args, '--min-resource', '0', '--dry-run');
+    assert.notEqual(badResource.code, 0);
+    assert.match(badResource.stderr, /--min-resource expects a positive integer/);
+  });
+
   it('evaluates with a gate (exit 3 when it fails) and writes the model card', async () => {
     await writeFile(join(work.path, 'gate.yaml'), 'checks:\n  - kind: threshold\n    metric: roc_auc\n    op: ">="\n    value: 0.99999\n  - kind: latency\n    maxP99Ms: 1000\n');
     const gate = await cli('models', 'gate', 'set', 'bc', join(work.path, 'gate.yaml'));
@@ -91,6 +121,20 @@ describe('mloop train, tune, evaluate and model card', () => {
     const json = JSON.parse((await cli('model', 'card', 'bc@1', '--json')).stdout);
     assert.equal(json.format, 'md');
     assert.match(json.card, /## Metrics/);
+  });
+
+  it('evaluates with --json: the report as JSON on stdout, nothing on stderr, exit 3 when the gate fails', async () => {
+    const res = await cli('evaluate', 'bc@1', '--data', 'bc@latest', '--holdout', '--no-shap', '--no-permutation', '--bootstrap', '0', '--json');
+    assert.equal(res.code, 3, res.stderr);
+    assert.equal(res.stderr, '');
+    const report = JSON.parse(res.stdout);
+    assert.deepEqual([report.model.name, report.model.version], ['bc', '1']);
+    assert.equal(report.rows.mode, 'holdout');
+    assert.equal(typeof report.metrics.roc_auc.value, 'number');
+    assert.equal(report.gate_status, 'failed');
+    const ungated = await cli('evaluate', 'bc@1', '--data', 'bc@latest', '--no-shap', '--no-permutation', '--no-gate', '--bootstrap', '0', '--json');
+    assert.equal(ungated.code, 0, ungated.stderr);
+    assert.equal(JSON.parse(ungated.stdout).rows.mode, 'all');
   });
 
   it('passes slice and fairness options of evaluate to the request', async () => {

@@ -208,10 +208,14 @@ export function registerTrainingCommands(program: Command): void {
     .option('--search-seed <n>', 'seed of random draws (default 0)', nonNegativeInt('--search-seed'))
     .option('--factor <n>', 'halving: keep 1/factor per rung (default 3)', numberOption('--factor'))
     .option('--resource <resource>', 'halving: rows (default) or iterations')
+    .option('--min-resource <n>', 'halving: resource of the first rung (default: so the last rung uses all of it)', parseIntOption('--min-resource'))
+    .option('--max-resource <n>', 'halving: resource of the last rung at most (default: all training rows of a fold, or the iteration budget)', parseIntOption('--max-resource'))
+    .option('--max-trials <n>', 'at most this many trials in all (default 200)', parseIntOption('--max-trials'))
     .option('--folds <k>', 'cross-validation folds (default 5)', parseIntOption('--folds'))
+    .option('--no-cv-stratify', 'do not stratify the folds by class')
     .option('--cv-seed <n>', 'seed of the folds (default 0)', nonNegativeInt('--cv-seed'))
     .option('--objective <metric>', 'metric that ranks trials (default roc_auc, accuracy or rmse by task)')
-    .action(async (options: TrainOptions & { strategy?: string; search?: string[]; trials?: number; searchSeed?: number; factor?: number; resource?: string; folds?: number; cvSeed?: number; objective?: string }) => {
+    .action(async (options: TrainOptions & { strategy?: string; search?: string[]; trials?: number; searchSeed?: number; factor?: number; resource?: string; minResource?: number; maxResource?: number; maxTrials?: number; folds?: number; cvStratify?: boolean; cvSeed?: number; objective?: string }) => {
       const client = clientOf(options);
       const body = await trainingBody(options);
       const search = { strategy: 'grid', ...((body.search as object | undefined) ?? {}) } as Record<string, unknown>;
@@ -221,10 +225,18 @@ export function registerTrainingCommands(program: Command): void {
       if (options.searchSeed !== undefined) search.seed = options.searchSeed;
       if (options.factor !== undefined) search.factor = options.factor;
       if (options.resource) search.resource = options.resource;
+      if (options.minResource !== undefined) search.min_resource = options.minResource;
+      if (options.maxResource !== undefined) search.max_resource = options.maxResource;
       body.search = search;
-      if (options.folds !== undefined || options.cvSeed !== undefined) {
-        body.cv = { ...((body.cv as object | undefined) ?? {}), ...(options.folds !== undefined ? { folds: options.folds } : {}), ...(options.cvSeed !== undefined ? { seed: options.cvSeed } : {}) };
+      if (options.folds !== undefined || options.cvSeed !== undefined || options.cvStratify === false) {
+        body.cv = {
+          ...((body.cv as object | undefined) ?? {}),
+          ...(options.folds !== undefined ? { folds: options.folds } : {}),
+          ...(options.cvStratify === false ? { stratified: false } : {}),
+          ...(options.cvSeed !== undefined ? { seed: options.cvSeed } : {}),
+        };
       }
+      if (options.maxTrials !== undefined) body.max_trials = options.maxTrials;
       if (options.objective) body.objective = options.objective;
       await runJob(client, 'tuning', body, options, (j) => {
         const r = j.result as { trials: { run_id: string; params: Record<string, unknown>; rung?: number; score: number | null }[] };
@@ -244,10 +256,11 @@ export function registerTrainingCommands(program: Command): void {
     .option('--target <column>', 'the label column the model predicts')
     .option('--classes <labels>', 'class labels in output order, comma-separated', list)
     .option('--columns <columns>', 'dataset columns, in order, that fill a single [N, d] input', list)
-    .option('--probabilities-output <name>', 'output holding class probabilities')
+    .option('--probabilities-output <name>', 'output holding class probabilities (a float tensor [N, k], or a ZipMap\'s output_probability)')
     .option('--value-output <name>', 'output holding regression values')
+    .option('--label-output <name>', 'output holding predicted labels')
     .option('--description <text>', 'description of the version')
-    .action(async (name: string, file: string, options: ClientOptions & { task?: string; target?: string; classes?: string[]; columns?: string[]; probabilitiesOutput?: string; valueOutput?: string; description?: string }) => {
+    .action(async (name: string, file: string, options: ClientOptions & { task?: string; target?: string; classes?: string[]; columns?: string[]; probabilitiesOutput?: string; valueOutput?: string; labelOutput?: string; description?: string }) => {
       const bytes = await readFile(file).catch((error: NodeJS.ErrnoException) => {
         throw usage(`cannot read ${file}: ${error.code === 'ENOENT' ? 'no such file' : error.message}`);
       });
