@@ -67,7 +67,22 @@ export interface DatasetDeps {
   /** The DuckDB engine; the process's shared one by default. */
   readonly duck?: DuckDb;
   readonly profile?: ProfileOptions;
+  /** Users of datasets known from their own definitions (the feature views), asked before a deletion. */
+  readonly readers?: DatasetReaders;
 }
+
+/**
+ * A user of a dataset known from its own definition rather than recorded as a dependent: a feature
+ * view whose source names the dataset. It keeps the dataset from deletion, and the version it pins.
+ */
+export interface DatasetReader {
+  readonly dependent: Dependent;
+  /** The version it pins (a sha256 or a prefix of one); absent when it reads whichever is the latest. */
+  readonly version?: string;
+}
+
+/** Finds the readers of dataset `name` of `project`, on the query builder given (the deleting transaction's). */
+export type DatasetReaders = (db: Db, project: string, name: string) => Promise<readonly DatasetReader[]>;
 
 /** Options of {@link DatasetService.addVersion}. */
 export interface AddVersionOptions {
@@ -252,12 +267,16 @@ export class DatasetService {
     return this.getDataset(ctx, name);
   }
 
-  /** Deletes every version of a dataset and the dataset; CONFLICT (409) while any version has dependents. */
+  /**
+   * Deletes every version of a dataset and the dataset; CONFLICT (409) while any version has
+   * dependents or a reader (a feature view) names the dataset.
+   */
   async deleteDataset(ctx: RequestContext, name: string): Promise<{ deleted_versions: number }> {
     validateDatasetName(name);
     const removed = await this.deps.metadata.transaction(async (trx) => {
       await this.#datasetRow(trx, ctx, name);
-      const dependents = await this.store.dependents(trx, ctx.project, name);
+      const readers = (await this.deps.readers?.(trx, ctx.project, name)) ?? [];
+      const dependents = [...(await this.store.dependents(trx, ctx.project, name)), ...readers.map((r) => asDependentRow(r, r.version ?? ''))];
       if (dependents.length > 0) throw dependentsConflict(name, undefined, dependents);
       const versions = await this.store.listVersions(trx, ctx.project, name);
       for (const v of versions) await this.store.deleteVersion(trx, ctx.project, name, v.version);
@@ -565,12 +584,17 @@ export class DatasetService {
     void task.finally(() => this.#background.delete(task));
   }
 
-  /** Deletes one version; CONFLICT (409) while something depends on it. The file goes when no dataset holds it. */
+  /**
+   * Deletes one version; CONFLICT (409) while something depends on it or a reader (a feature view)
+   * pins it. A reader of the latest version keeps the dataset, not its versions: it goes on with the
+   * latest one left. The file goes when no dataset holds it.
+   */
   async deleteVersion(ctx: RequestContext, name: string, selector: string): Promise<{ version: string }> {
     validateDatasetName(name);
     const version = await this.deps.metadata.transaction(async (trx) => {
       const row = await this.#resolve(trx, ctx, name, selector);
-      const dependents = await this.store.dependents(trx, ctx.project, name, row.version);
+      const pinning = ((await this.deps.readers?.(trx, ctx.project, name)) ?? []).filter((r) => r.version !== undefined && row.version.startsWith(r.version));
+      const dependents = [...(await this.store.dependents(trx, ctx.project, name, row.version)), ...pinning.map((r) => asDependentRow(r, row.version))];
       if (dependents.length > 0) throw dependentsConflict(name, row.version, dependents);
       // A derived version stops depending on its parents when it goes.
       for (const parent of await this.store.parents(trx, ctx.project, name, row.version)) {
@@ -859,8 +883,14 @@ export function isLatestMoved(error: unknown): boolean {
   return error instanceof MloopError && LATEST_MOVED.has(error);
 }
 
+/** A reader as the dependents it is listed with; `version` '' when it reads the latest. */
+function asDependentRow(reader: DatasetReader, version: string): { version: string; dependent_kind: string; dependent_id: string } {
+  return { version, dependent_kind: reader.dependent.kind, dependent_id: reader.dependent.id };
+}
+
 function dependentsConflict(name: string, version: string | undefined, dependents: readonly { version: string; dependent_kind: string; dependent_id: string }[]): MloopError {
-  const listed = dependents.slice(0, 10).map((d) => `${d.dependent_kind} ${d.dependent_id}${version ? '' : ` (version ${d.version.slice(0, 12)})`}`);
+  const which = (v: string) => (v === '' ? ' (its latest version)' : ` (version ${v.slice(0, 12)})`);
+  const listed = dependents.slice(0, 10).map((d) => `${d.dependent_kind} ${d.dependent_id}${version ? '' : which(d.version)}`);
   const more = dependents.length > 10 ? ` and ${dependents.length - 10} more` : '';
   return new MloopError(
     'CONFLICT',

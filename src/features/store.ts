@@ -4,7 +4,7 @@
  */
 import type { Kysely, Selectable } from 'kysely';
 import type { Database, FeatureDefinitionsTable, FeatureMaterializationsTable } from '../storage/schema.ts';
-import type { Definition, DefinitionKind } from './domain.ts';
+import type { Definition, DefinitionKind, FeatureViewSpec } from './domain.ts';
 
 /** The query builder a store method runs on: the store's own, or a transaction's. */
 export type Db = Kysely<Database>;
@@ -37,6 +37,19 @@ export class FeatureStoreQueries {
     if (kind) q = q.where('h.kind', '=', kind);
     const rows = await q.orderBy('d.kind').orderBy('d.name').execute();
     return rows.map((r) => toDefinition(r, r.version));
+  }
+
+  /**
+   * The feature views whose current version reads dataset `dataset`, with the version their source
+   * pins (a sha256 or a prefix of one; absent: the latest).
+   */
+  async viewsReading(db: Db, project: string, dataset: string): Promise<{ name: string; version: string; pinned?: string }[]> {
+    const views = await this.heads(db, project, 'feature_view');
+    return views.flatMap((v) => {
+      const source = (v.spec as FeatureViewSpec).source;
+      if (source.dataset !== dataset) return [];
+      return [{ name: v.name, version: v.version, ...(source.version ? { pinned: source.version } : {}) }];
+    });
   }
 
   /** One version of a definition (the current one when `version` is absent). */

@@ -9,9 +9,10 @@ import type { ServerConfig } from '../core/config.ts';
 import type { RequestContext } from '../core/context.ts';
 import { isMloopError } from '../core/errors.ts';
 import { parseDatasetUri, parseVersionRef, type Dependent, type VersionRef } from '../data/domain.ts';
-import { DatasetService } from '../data/service.ts';
+import { DatasetService, type DatasetReaders } from '../data/service.ts';
 import { EvaluationService } from '../evaluation/service.ts';
 import { FeatureStoreService } from '../features/service.ts';
+import { FeatureStoreQueries } from '../features/store.ts';
 import { JobService, stableWorkerId } from '../jobs/service.ts';
 import { LineageService } from '../lineage/service.ts';
 import { openOnlineStore } from '../storage/index.ts';
@@ -54,6 +55,7 @@ export function createServices(deps: ServiceDeps): Services {
     clock: deps.clock,
     maxUploadBytes: deps.config.maxArtifactBytes,
     home: deps.config.home,
+    readers: featureViewReaders(new FeatureStoreQueries()),
   });
   const tracking = new TrackingService({
     metadata: deps.metadata,
@@ -101,6 +103,18 @@ function runDatasetInputs(datasets: DatasetService): DatasetInputHook {
     released: (ctx, runId, inputs) => each(inputs, (ref) => datasets.removeDependent(ctx, ref, { kind: 'run', id: runId })),
     restored: (ctx, runId, inputs) => each(inputs, (ref) => datasets.addDependent(ctx, ref, { kind: 'run', id: runId })),
   };
+}
+
+/**
+ * Feature views and the datasets their sources name: while a view's current version reads a dataset,
+ * the dataset cannot be deleted, nor the version the view pins (409 naming `feature_view` <view>).
+ */
+function featureViewReaders(queries: FeatureStoreQueries): DatasetReaders {
+  return async (db, project, name) =>
+    (await queries.viewsReading(db, project, name)).map((view) => ({
+      dependent: { kind: 'feature_view', id: view.name },
+      ...(view.pinned ? { version: view.pinned } : {}),
+    }));
 }
 
 /** The tag in which training names the dataset versions (`["name@sha256"]`) a registered version was trained on. */
