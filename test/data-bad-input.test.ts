@@ -50,6 +50,17 @@ describe('bad data files', () => {
     await refused('ragged', 'id,fare\n1,2.5\n2,3.5,extra\n', 400, /line 3 has 3 fields, expected 2/);
   });
 
+  it('counts physical lines when a quoted value spans several', async () => {
+    // Line 2 opens a value that ends on line 4; the bad record is on line 6 (record 4).
+    const spanning = 'id,note\n1,"first\nsecond\nthird"\n2,"say ""hi"""\n';
+    await refused('spanning', `${spanning}3,ok,extra\n4,fine\n`, 400, /line 6 has 3 fields, expected 2/);
+    const schema = JSON.stringify({ columns: [{ name: 'id', type: 'integer' }] });
+    await refused('spanning', `${spanning}x,bad id\n4,fine\n`, 400, /column "id" expected integer, found "x" at line 6/, { query: { schema } });
+    // Found after DuckDB has read the file (the settled type check), located the same way.
+    const notNull = JSON.stringify({ columns: [{ name: 'id', type: 'integer', nullable: false }] });
+    await refused('spanning', `${spanning},missing id\n`, 400, /the first at line 6/, { query: { schema: notNull } });
+  });
+
   it('invalid UTF-8: CSV and JSON Lines, by line (and column for CSV)', async () => {
     const csv = Buffer.concat([Buffer.from('id,name\n1,ok\n2,'), Buffer.from([0xff, 0xfe, 0x41]), Buffer.from('\n3,fine\n')]);
     await refused('latin', csv, 400, /invalid UTF-8 at line 3, column "name"/);

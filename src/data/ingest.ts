@@ -174,11 +174,12 @@ async function stageCsv(conn: DuckDbConnection, input: CanonicalizeInput, stagin
     if (located) throw dataError(input.label, located);
     throw readError(input.label, 'CSV', error);
   }
-  const problems = await conn.rows<{ line: number; column_name: string | null; error_type: string; csv_line: string; error_message: string }>(
-    `SELECT line, column_name, error_type, csv_line, error_message FROM ${quoteIdent(`${rejects}_errors`)} ORDER BY line, column_idx`,
+  const problems = await conn.rows<{ line: number; line_byte_position: number; column_name: string | null; error_type: string; csv_line: string; error_message: string }>(
+    `SELECT line, line_byte_position, column_name, error_type, csv_line, error_message FROM ${quoteIdent(`${rejects}_errors`)} ORDER BY line, column_idx`,
   );
   if (problems.length > 0) {
-    const first = problems[0];
+    // DuckDB's `line` counts records; the physical line is where the record's bytes start.
+    const first = { ...problems[0], line: await lineAtByte(input.path, Number(problems[0].line_byte_position) - 1) };
     const more = problems.length > 1 ? ` (${formatCount(problems.length - 1)} more problem${problems.length > 2 ? 's' : ''} after it)` : '';
     const field = first.error_type === 'CAST' && first.column_name ? first.column_name : 'file';
     throw dataError(input.label, `${describeCsvProblem(first, header, input.declared)}${more}`, field);
@@ -404,6 +405,57 @@ export async function locateJsonlProblem(path: string): Promise<string | undefin
 }
 
 /** The physical line of the `record`-th (0-based) non-blank line of a JSON Lines file. */
+/** The line (1-based) holding byte `offset` (0-based) of a file. */
+export async function lineAtByte(path: string, offset: number): Promise<number> {
+  let line = 1;
+  let position = 0;
+  for await (const chunk of createReadStream(path, { end: Math.max(0, offset - 1) }) as AsyncIterable<Buffer>) {
+    for (let i = 0; i < chunk.length && position < offset; i++, position++) if (chunk[i] === 0x0a) line++;
+  }
+  return line;
+}
+
+/**
+ * The line (1-based) on which data record `record` (0-based, after the header) of a CSV file starts:
+ * a record is one line unless a quoted value spans several. Quotes are read as the CSV reader reads
+ * them (a quote opens a value only at its start; `""` inside one is an escaped quote).
+ */
+export async function csvLineOfRecord(path: string, record: number): Promise<number> {
+  let line = 1;
+  let seen = -1;
+  let inQuotes = false;
+  let afterQuote = false;
+  let fieldStart = true;
+  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
+    for (const b of chunk) {
+      if (b === 0x0a) line++;
+      if (inQuotes) {
+        if (b === 0x22) {
+          inQuotes = false;
+          afterQuote = true;
+        }
+        continue;
+      }
+      if (b === 0x22) {
+        if (afterQuote || fieldStart) inQuotes = true;
+        afterQuote = false;
+        fieldStart = false;
+      } else if (b === 0x2c) {
+        fieldStart = true;
+        afterQuote = false;
+      } else if (b === 0x0a) {
+        if (++seen === record) return line;
+        fieldStart = true;
+        afterQuote = false;
+      } else if (b !== 0x0d) {
+        fieldStart = false;
+        afterQuote = false;
+      }
+    }
+  }
+  return line;
+}
+
 async function jsonlLineOfRecord(path: string, record: number): Promise<number> {
   let line = 0;
   let seen = -1;
@@ -699,8 +751,7 @@ export function schemaJson(schema: DatasetSchema): string {
 /** Where row `row` (0-based) of the input is, in the words of its format. */
 async function rowLocation(input: CanonicalizeInput, row: number): Promise<string> {
   if (input.format === 'jsonl') return `line ${formatCount(await jsonlLineOfRecord(input.path, row))}`;
-  // CSV rows are one line each unless a quoted field spans lines; the header is line 1.
-  if (input.format === 'csv') return `line ${formatCount(row + 2)}`;
+  if (input.format === 'csv') return `line ${formatCount(await csvLineOfRecord(input.path, row))}`;
   return `row ${formatCount(row + 1)}`;
 }
 
