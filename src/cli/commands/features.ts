@@ -243,7 +243,7 @@ export function registerFeatureCommands(program: Command): void {
     });
 
   withClientOptions(features.command('impact'))
-    .description('list what consumes a feature view: services, models, deployments, training sets')
+    .description('list what consumes a feature view: services, on-demand views, model versions, training sets (and deployments, once served)')
     .argument('<view>', 'feature view')
     .action(async (view: string, options: ClientOptions) => {
       const result = await clientOf(options).featureImpact(view);
