@@ -48,7 +48,7 @@ import {
 } from './domain.ts';
 import { canonicalize, writeCanonicalQuery, type CanonicalFile } from './ingest.ts';
 import { profileParquet, type ProfileOptions } from './profile.ts';
-import { DatasetStore, type Db, type NameRow, type ValidationRow, type VersionRow, type VersionSummaryRow } from './store.ts';
+import { DatasetStore, type Db, type DependentRow, type NameRow, type ValidationRow, type VersionRow, type VersionSummaryRow } from './store.ts';
 import { readParquetTable } from './table.ts';
 import { parseRules, rulesDigest, runValidation, type ValidationOutcome } from './validation.ts';
 
@@ -79,9 +79,12 @@ export interface DatasetReader {
   readonly dependent: Dependent;
   /** The version it pins (a sha256 or a prefix of one); absent when it reads whichever is the latest. */
   readonly version?: string;
+  /** When the definition that reads the dataset (the view's current version) was made, and by whom. */
+  readonly created_at: number;
+  readonly created_by: string;
 }
 
-/** Finds the readers of dataset `name` of `project`, on the query builder given (the deleting transaction's). */
+/** Finds the readers of dataset `name` of `project`, on the query builder given (a deleting transaction's, when deleting). */
 export type DatasetReaders = (db: Db, project: string, name: string) => Promise<readonly DatasetReader[]>;
 
 /** Options of {@link DatasetService.addVersion}. */
@@ -276,12 +279,15 @@ export class DatasetService {
     const removed = await this.deps.metadata.transaction(async (trx) => {
       await this.#datasetRow(trx, ctx, name);
       const readers = (await this.deps.readers?.(trx, ctx.project, name)) ?? [];
-      const dependents = [...(await this.store.dependents(trx, ctx.project, name)), ...readers.map((r) => asDependentRow(r, r.version ?? ''))];
+      const versions = (await this.store.listVersions(trx, ctx.project, name)).map((v) => v.version);
+      const recorded = outsideDependents(await this.store.dependents(trx, ctx.project, name), ctx.project, name, versions);
+      const dependents = [...recorded, ...readerDependents(readers, versions)];
       if (dependents.length > 0) throw dependentsConflict(name, undefined, dependents);
-      const versions = await this.store.listVersions(trx, ctx.project, name);
-      for (const v of versions) await this.store.deleteVersion(trx, ctx.project, name, v.version);
+      // Its derived versions stop depending on their parents, in other datasets and in this one.
+      await this.store.removeDependentsById(trx, DERIVED_KIND, versions.map((v) => derivedDependentId(ctx.project, name, v)));
+      for (const v of versions) await this.store.deleteVersion(trx, ctx.project, name, v);
       await this.store.deleteDataset(trx, ctx.project, name);
-      return versions.map((v) => v.version);
+      return versions;
     });
     for (const version of removed) await this.#collect(version);
     return { deleted_versions: removed.length };
@@ -452,8 +458,8 @@ export class DatasetService {
               project: parent.project,
               name: parent.name,
               version: parent.version,
-              dependent_kind: 'dataset_version',
-              dependent_id: `${ctx.project}/${formatVersionRef(name, version)}`,
+              dependent_kind: DERIVED_KIND,
+              dependent_id: derivedDependentId(ctx.project, name, version),
               created_at: now,
               created_by: ctx.actor.name,
             });
@@ -593,13 +599,11 @@ export class DatasetService {
     validateDatasetName(name);
     const version = await this.deps.metadata.transaction(async (trx) => {
       const row = await this.#resolve(trx, ctx, name, selector);
-      const pinning = ((await this.deps.readers?.(trx, ctx.project, name)) ?? []).filter((r) => r.version !== undefined && row.version.startsWith(r.version));
-      const dependents = [...(await this.store.dependents(trx, ctx.project, name, row.version)), ...pinning.map((r) => asDependentRow(r, row.version))];
+      const pinning = readerDependents((await this.deps.readers?.(trx, ctx.project, name)) ?? [], [row.version], row.version);
+      const dependents = [...(await this.store.dependents(trx, ctx.project, name, row.version)), ...pinning];
       if (dependents.length > 0) throw dependentsConflict(name, row.version, dependents);
       // A derived version stops depending on its parents when it goes.
-      for (const parent of await this.store.parents(trx, ctx.project, name, row.version)) {
-        await this.store.removeDependent(trx, parent.project, parent.name, parent.version, 'dataset_version', `${ctx.project}/${formatVersionRef(name, row.version)}`);
-      }
+      await this.store.removeDependentsById(trx, DERIVED_KIND, [derivedDependentId(ctx.project, name, row.version)]);
       await this.store.deleteVersion(trx, ctx.project, name, row.version);
       return row.version;
     });
@@ -692,13 +696,28 @@ export class DatasetService {
     return this.store.removeDependent(this.#db, ctx.project, ref.name, row.version, d.kind, d.id);
   }
 
-  /** What depends on a version (or, with no selector, on any version of the dataset). */
+  /**
+   * What depends on a version (or, with no selector, on the dataset): the dependents a deletion of it
+   * is refused for. The recorded ones — of the dataset, those outside it (versions appended to others
+   * of the same dataset go with it) — then the readers (feature views): of a version those that pin
+   * it; of the dataset all, one that reads whichever is the latest under version `latest`.
+   */
   async listDependents(ctx: RequestContext, name: string, selector?: string): Promise<DependentInfo[]> {
     validateDatasetName(name);
     await this.#datasetRow(this.#db, ctx, name);
     const version = selector === undefined ? undefined : (await this.#resolve(this.#db, ctx, name, selector)).version;
-    const rows = await this.store.dependents(this.#db, ctx.project, name, version);
-    return rows.map((r) => ({ dataset: r.name, version: r.version, kind: r.dependent_kind, id: r.dependent_id, created_at: Number(r.created_at), created_by: r.created_by }));
+    const versions = version !== undefined ? [version] : (await this.store.listVersions(this.#db, ctx.project, name)).map((v) => v.version);
+    let rows = await this.store.dependents(this.#db, ctx.project, name, version);
+    if (version === undefined) rows = outsideDependents(rows, ctx.project, name, versions);
+    const readers = (await this.deps.readers?.(this.#db, ctx.project, name)) ?? [];
+    return [...rows, ...readerDependents(readers, versions, version)].map((r) => ({
+      dataset: name,
+      version: r.version,
+      kind: r.dependent_kind,
+      id: r.dependent_id,
+      created_at: Number(r.created_at),
+      created_by: r.created_by,
+    }));
   }
 
   // ---- validation ----
@@ -883,13 +902,40 @@ export function isLatestMoved(error: unknown): boolean {
   return error instanceof MloopError && LATEST_MOVED.has(error);
 }
 
-/** A reader as the dependents it is listed with; `version` '' when it reads the latest. */
-function asDependentRow(reader: DatasetReader, version: string): { version: string; dependent_kind: string; dependent_id: string } {
-  return { version, dependent_kind: reader.dependent.kind, dependent_id: reader.dependent.id };
+/** The kind of dependent a derived version is recorded as on each of its parents. */
+const DERIVED_KIND = 'dataset_version';
+
+/** The id a derived version of dataset `name` is recorded under on its parents: `<project>/<name>@<sha256>`. */
+function derivedDependentId(project: string, name: string, version: string): string {
+  return `${project}/${formatVersionRef(name, version)}`;
 }
 
-function dependentsConflict(name: string, version: string | undefined, dependents: readonly { version: string; dependent_kind: string; dependent_id: string }[]): MloopError {
-  const which = (v: string) => (v === '' ? ' (its latest version)' : ` (version ${v.slice(0, 12)})`);
+/** The dependents of dataset `name` but those its own `versions` recorded on each other (appends). */
+function outsideDependents<T extends Pick<DependentRow, 'dependent_kind' | 'dependent_id'>>(rows: readonly T[], project: string, name: string, versions: readonly string[]): T[] {
+  const own = new Set(versions.map((v) => derivedDependentId(project, name, v)));
+  return rows.filter((d) => !(d.dependent_kind === DERIVED_KIND && own.has(d.dependent_id)));
+}
+
+/** The version under which a reader of whichever version is the latest is listed. */
+const LATEST = 'latest';
+
+/** A dependent as {@link dependentsConflict} and {@link DatasetService.listDependents} take it. */
+type DependentEntry = Pick<DependentRow, 'version' | 'dependent_kind' | 'dependent_id' | 'created_at' | 'created_by'>;
+
+/**
+ * Readers as the dependents they count as: of version `version` (given), those that pin it; of the
+ * dataset, all — a pin under the full id of the version of `versions` it names, a reader of the
+ * latest under {@link LATEST}.
+ */
+function readerDependents(readers: readonly DatasetReader[], versions: readonly string[], version?: string): DependentEntry[] {
+  const listedUnder = (pin: string | undefined) => (pin === undefined ? LATEST : (versions.find((v) => v.startsWith(pin)) ?? pin));
+  return readers
+    .filter((r) => version === undefined || (r.version !== undefined && version.startsWith(r.version)))
+    .map((r) => ({ version: version ?? listedUnder(r.version), dependent_kind: r.dependent.kind, dependent_id: r.dependent.id, created_at: r.created_at, created_by: r.created_by }));
+}
+
+function dependentsConflict(name: string, version: string | undefined, dependents: readonly Pick<DependentEntry, 'version' | 'dependent_kind' | 'dependent_id'>[]): MloopError {
+  const which = (v: string) => (v === LATEST ? ' (its latest version)' : ` (version ${v.slice(0, 12)})`);
   const listed = dependents.slice(0, 10).map((d) => `${d.dependent_kind} ${d.dependent_id}${version ? '' : which(d.version)}`);
   const more = dependents.length > 10 ? ` and ${dependents.length - 10} more` : '';
   return new MloopError(

@@ -224,6 +224,14 @@ export class DatasetStore {
     return Number(result.numDeletedRows) > 0;
   }
 
+  /** Removes the dependents of kind `kind` with any of `ids`, on whichever versions they were recorded. */
+  async removeDependentsById(db: Db, kind: string, ids: readonly string[]): Promise<void> {
+    // In slices: each id is a bound parameter, and the backends cap those per statement.
+    for (let i = 0; i < ids.length; i += 500) {
+      await db.deleteFrom('dataset_dependents').where('dependent_kind', '=', kind).where('dependent_id', 'in', ids.slice(i, i + 500)).execute();
+    }
+  }
+
   /** Dependents of one version, or of every version of a dataset when `version` is undefined. */
   dependents(db: Db, project: string, name: string, version?: string): Promise<DependentRow[]> {
     let query = db.selectFrom('dataset_dependents').selectAll().where('project', '=', project).where('name', '=', name);

@@ -41,14 +41,27 @@ export class FeatureStoreQueries {
 
   /**
    * The feature views whose current version reads dataset `dataset`, with the version their source
-   * pins (a sha256 or a prefix of one; absent: the latest).
+   * pins (a sha256 or a prefix of one; absent: the latest) and when and by whom that view version was made.
    */
-  async viewsReading(db: Db, project: string, dataset: string): Promise<{ name: string; version: string; pinned?: string }[]> {
-    const views = await this.heads(db, project, 'feature_view');
+  async viewsReading(
+    db: Db,
+    project: string,
+    dataset: string,
+  ): Promise<{ name: string; version: string; pinned?: string; created_at: number; created_by: string }[]> {
+    const views = await db
+      .selectFrom('feature_heads as h')
+      .innerJoin('feature_definitions as d', (j) =>
+        j.onRef('d.project', '=', 'h.project').onRef('d.kind', '=', 'h.kind').onRef('d.name', '=', 'h.name').onRef('d.version', '=', 'h.version'),
+      )
+      .select(['d.name', 'd.version', 'd.spec', 'd.created_at', 'd.created_by'])
+      .where('h.project', '=', project)
+      .where('h.kind', '=', 'feature_view')
+      .orderBy('d.name')
+      .execute();
     return views.flatMap((v) => {
-      const source = (v.spec as FeatureViewSpec).source;
+      const source = (JSON.parse(v.spec) as FeatureViewSpec).source;
       if (source.dataset !== dataset) return [];
-      return [{ name: v.name, version: v.version, ...(source.version ? { pinned: source.version } : {}) }];
+      return [{ name: v.name, version: v.version, ...(source.version ? { pinned: source.version } : {}), created_at: Number(v.created_at), created_by: v.created_by }];
     });
   }
 

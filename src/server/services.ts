@@ -107,13 +107,16 @@ function runDatasetInputs(datasets: DatasetService): DatasetInputHook {
 
 /**
  * Feature views and the datasets their sources name: while a view's current version reads a dataset,
- * the dataset cannot be deleted, nor the version the view pins (409 naming `feature_view` <view>).
+ * the dataset cannot be deleted, nor the version the view pins (409 naming `feature_view` <view>), and
+ * the view is listed among their dependents.
  */
 function featureViewReaders(queries: FeatureStoreQueries): DatasetReaders {
   return async (db, project, name) =>
     (await queries.viewsReading(db, project, name)).map((view) => ({
       dependent: { kind: 'feature_view', id: view.name },
       ...(view.pinned ? { version: view.pinned } : {}),
+      created_at: view.created_at,
+      created_by: view.created_by,
     }));
 }
 
