@@ -118,7 +118,10 @@ export function checkSourceRow(row: Record<string, unknown>, columns: DuckColumn
   return out;
 }
 
-/** Whether a served and a recomputed value agree (NaN equals NaN; numbers within a relative tolerance). */
+/**
+ * Whether a served and a recomputed value agree (NaN equals NaN; numbers within a relative tolerance):
+ * the skew check's rule, which `skew.ts` applies in SQL and is tested against.
+ */
 export function sameValue(a: unknown, b: unknown, tolerance: number): boolean {
   if (a === null || a === undefined || b === null || b === undefined) return (a ?? null) === (b ?? null);
   if (typeof a === 'number' && typeof b === 'number') {

@@ -28,8 +28,9 @@ import {
 } from './domain.ts';
 import { exprRows, loadRows, type DuckColumn } from './duck-values.ts';
 import { compileExpr, sqlIdent, sqlString, toSql, type CompiledExpr, type ExprType, type ExprValue } from './expr.ts';
-import { checkEntityColumns, checkSourceRow, coerce, inferType, isoTimestamps, sameValue, sourceColumns } from './request-values.ts';
+import { checkEntityColumns, checkSourceRow, coerce, inferType, isoTimestamps, sourceColumns } from './request-values.ts';
 import { retrievalSql, tieCheckSql, type RetrievalOnDemand, type RetrievalView } from './retrieval.ts';
+import { compareSkew } from './skew.ts';
 import { FeatureStoreQueries } from './store.ts';
 import { windowValue, type WindowRow } from './windows.ts';
 
@@ -951,7 +952,9 @@ export class FeatureStoreService {
 
   /**
    * Compares feature values that serving logged with an offline recomputation for the same entities
-   * and times; reports per-feature mismatch rates.
+   * and times; reports per-feature mismatch rates. The counting is done in DuckDB, over the
+   * recomputation joined to the logged rows (`skew.ts`); only the first mismatching rows of each
+   * feature are read, as examples.
    */
   async skew(ctx: RequestContext, input: SkewInput): Promise<{ rows: number; features: SkewFeature[] }> {
     const selection = await this.select(ctx, input);
@@ -959,35 +962,27 @@ export class FeatureStoreService {
     const tolerance = input.tolerance ?? 0;
     const logged = `logged_${newHexId()}`;
     return this.#withConnection(async (conn) => {
-    try {
-      const loaded = await this.#loadEntities(ctx, conn, logged, { entity_rows: input.logged_rows, entity_dataset: input.logged_dataset }, tsColumn, selection, {
-        rows: 'logged_rows',
-        dataset: 'logged_dataset',
-      });
-      const columns = loaded.columns.map((c) => c.name);
-      const compared = selection.outputs.filter((o) => columns.includes(o.output));
-      if (compared.length === 0) throw invalidParam(input.logged_dataset ? 'logged_dataset' : 'logged_rows', `holds none of the selected features (${selection.outputs.map((o) => o.output).join(', ')})`);
-      const keep = columns.filter((c) => !compared.some((o) => o.output === c));
-      const { plan } = await this.#retrievalPlan(ctx, conn, selection, `(SELECT __rid, ${keep.map(sqlIdent).join(', ')} FROM ${sqlIdent(logged)})`, tsColumn, keep);
-      const sql = `SELECT r.__rid, ${compared.map((o) => `r.${sqlIdent(o.output)} AS ${sqlIdent(`o_${o.output}`)}, l.${sqlIdent(o.output)} AS ${sqlIdent(`s_${o.output}`)}`).join(', ')} FROM (${retrievalSql(plan)}) r JOIN ${sqlIdent(logged)} l USING (__rid) ORDER BY r.__rid`;
-      const rows = await exprRows(conn, sql);
-      const features = compared.map((o) => {
-        let mismatches = 0;
-        const examples: { row: number; served: unknown; offline: unknown }[] = [];
-        for (const row of rows) {
-          const a = row[`s_${o.output}`];
-          const b = row[`o_${o.output}`];
-          if (!sameValue(a, b, tolerance)) {
-            mismatches++;
-            if (examples.length < 5) examples.push({ row: row.__rid as number, served: a, offline: b });
-          }
-        }
-        return { feature: o.output, compared: rows.length, mismatches, mismatch_rate: rows.length === 0 ? 0 : mismatches / rows.length, examples };
-      });
-      return { rows: rows.length, features };
-    } finally {
-      await dropRelation(conn, logged);
-    }
+      try {
+        const loaded = await this.#loadEntities(ctx, conn, logged, { entity_rows: input.logged_rows, entity_dataset: input.logged_dataset }, tsColumn, selection, {
+          rows: 'logged_rows',
+          dataset: 'logged_dataset',
+        });
+        const columns = loaded.columns.map((c) => c.name);
+        const compared = selection.outputs.filter((o) => columns.includes(o.output));
+        if (compared.length === 0) throw invalidParam(input.logged_dataset ? 'logged_dataset' : 'logged_rows', `holds none of the selected features (${selection.outputs.map((o) => o.output).join(', ')})`);
+        const keep = columns.filter((c) => !compared.some((o) => o.output === c));
+        const { plan } = await this.#retrievalPlan(ctx, conn, selection, `(SELECT __rid, ${keep.map(sqlIdent).join(', ')} FROM ${sqlIdent(logged)})`, tsColumn, keep);
+        const pairs = compared.map((o, i) => `l.${sqlIdent(o.output)} AS s${i}, r.${sqlIdent(o.output)} AS o${i}`);
+        const join = `SELECT r.__rid, ${pairs.join(', ')} FROM (${retrievalSql(plan, { ordered: false })}) r JOIN ${sqlIdent(logged)} l USING (__rid)`;
+        const counts = await compareSkew(conn, join, compared.length, tolerance);
+        const features = compared.map((o, i) => {
+          const { mismatches, examples } = counts.features[i];
+          return { feature: o.output, compared: counts.rows, mismatches, mismatch_rate: counts.rows === 0 ? 0 : mismatches / counts.rows, examples };
+        });
+        return { rows: counts.rows, features };
+      } finally {
+        await dropRelation(conn, logged);
+      }
     });
   }
 
