@@ -59,6 +59,11 @@ describe('bad data files', () => {
     // Found after DuckDB has read the file (the settled type check), located the same way.
     const notNull = JSON.stringify({ columns: [{ name: 'id', type: 'integer', nullable: false }] });
     await refused('spanning', `${spanning},missing id\n`, 400, /the first at line 6/, { query: { schema: notNull } });
+    // The same with CRLF line ends.
+    const crlf = (text: string) => text.replace(/\n/g, '\r\n');
+    await refused('spanning', crlf(`${spanning}3,ok,extra\n4,fine\n`), 400, /line 6 has 3 fields, expected 2/);
+    await refused('spanning', crlf(`${spanning}x,bad id\n4,fine\n`), 400, /column "id" expected integer, found "x" at line 6/, { query: { schema } });
+    await refused('spanning', crlf('id,fare\n1,2.5\n2,3.5\n3,4.5,extra\n'), 400, /line 4 has 3 fields, expected 2/);
   });
 
   it('invalid UTF-8: CSV and JSON Lines, by line (and column for CSV)', async () => {

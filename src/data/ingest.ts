@@ -174,12 +174,13 @@ async function stageCsv(conn: DuckDbConnection, input: CanonicalizeInput, stagin
     if (located) throw dataError(input.label, located);
     throw readError(input.label, 'CSV', error);
   }
-  const problems = await conn.rows<{ line: number; line_byte_position: number; column_name: string | null; error_type: string; csv_line: string; error_message: string }>(
-    `SELECT line, line_byte_position, column_name, error_type, csv_line, error_message FROM ${quoteIdent(`${rejects}_errors`)} ORDER BY line, column_idx`,
+  const problems = await conn.rows<{ line: number; column_name: string | null; error_type: string; csv_line: string; error_message: string }>(
+    `SELECT line, column_name, error_type, csv_line, error_message FROM ${quoteIdent(`${rejects}_errors`)} ORDER BY line, column_idx`,
   );
   if (problems.length > 0) {
-    // DuckDB's `line` counts records; the physical line is where the record's bytes start.
-    const first = { ...problems[0], line: await lineAtByte(input.path, Number(problems[0].line_byte_position) - 1) };
+    // DuckDB's `line` counts records (the header is 1); a quoted value may span lines, so the
+    // record's physical line is found by scanning.
+    const first = { ...problems[0], line: await csvLineOfRecord(input.path, Number(problems[0].line) - 2) };
     const more = problems.length > 1 ? ` (${formatCount(problems.length - 1)} more problem${problems.length > 2 ? 's' : ''} after it)` : '';
     const field = first.error_type === 'CAST' && first.column_name ? first.column_name : 'file';
     throw dataError(input.label, `${describeCsvProblem(first, header, input.declared)}${more}`, field);
@@ -404,23 +405,12 @@ export async function locateJsonlProblem(path: string): Promise<string | undefin
   return carry.length > 0 ? check(carry) : undefined;
 }
 
-/** The physical line of the `record`-th (0-based) non-blank line of a JSON Lines file. */
-/** The line (1-based) holding byte `offset` (0-based) of a file. */
-export async function lineAtByte(path: string, offset: number): Promise<number> {
-  let line = 1;
-  let position = 0;
-  for await (const chunk of createReadStream(path, { end: Math.max(0, offset - 1) }) as AsyncIterable<Buffer>) {
-    for (let i = 0; i < chunk.length && position < offset; i++, position++) if (chunk[i] === 0x0a) line++;
-  }
-  return line;
-}
-
 /**
  * The line (1-based) on which data record `record` (0-based, after the header) of a CSV file starts:
  * a record is one line unless a quoted value spans several. Quotes are read as the CSV reader reads
  * them (a quote opens a value only at its start; `""` inside one is an escaped quote).
  */
-export async function csvLineOfRecord(path: string, record: number): Promise<number> {
+async function csvLineOfRecord(path: string, record: number): Promise<number> {
   let line = 1;
   let seen = -1;
   let inQuotes = false;
@@ -456,6 +446,7 @@ export async function csvLineOfRecord(path: string, record: number): Promise<num
   return line;
 }
 
+/** The physical line of the `record`-th (0-based) non-blank line of a JSON Lines file. */
 async function jsonlLineOfRecord(path: string, record: number): Promise<number> {
   let line = 0;
   let seen = -1;
