@@ -287,6 +287,7 @@ describe('evaluations, gates and model cards', () => {
       [{ model: 'bcp@1', dataset: 'bcp@latest', slices: ['mean_radius'], slice_edges: { mean_radius: [15, 12] } }, 'slice_edges.mean_radius'],
       [{ model: 'bcp@1', dataset: 'bcp@latest', fairness_alpha: 1 }, 'fairness_alpha'],
       [{ model: 'bcp@1', dataset: 'bcp@latest', fairness_tau: 0 }, 'fairness_tau'],
+      [{ model: 'bcp@1', dataset: 'bcp@latest', fairness: ['group'], fairness_reference: { group: 'Z' } }, 'fairness_reference.group'],
     ];
     for (const [body, field] of cases) {
       const res = await server.json('POST', '/api/v1/evaluations', body);

@@ -34,7 +34,7 @@ import { subsetTable } from '../training/cv.ts';
 import { readModelFolder, type ModelFolder, type StoredSignature } from '../training/model-files.ts';
 import { usableDatasetVersion } from '../training/planner.ts';
 import { inputColumns, measureLatency, openSession, scoreTable } from '../training/scoring.ts';
-import type { Table, Task } from '../training/types.ts';
+import type { Column, Table, Task } from '../training/types.ts';
 import { estimateMetric, type MetricEstimate } from './bootstrap.ts';
 import type { ExplainOutput, ExplainSettings } from './explain/explanations.ts';
 import { explainExternalModel } from './external-explain.ts';
@@ -46,7 +46,7 @@ import { computeMetric, defaultMetrics, getMetric, predictions, type EvaluationD
 import { modelCardInput } from './card-data.ts';
 import { CARD_SPEC_TAG, cardSpecSchema, EVALUATION_TAG, GATE_SPEC_TAG, GATE_TAG, type CardSpec } from './domain.ts';
 import { renderModelCardHtml, renderModelCardMarkdown, type ModelCardInput } from './model-card.ts';
-import { MAX_VALUE_SLICES, sliceMetrics, type NumericSliceMode, type SliceReport } from './slices.ts';
+import { MAX_VALUE_SLICES, numericValueKey, sliceMetrics, type NumericSliceMode, type SliceReport } from './slices.ts';
 import { EvaluationStore, type EvaluationRow } from './store.ts';
 
 /** What {@link EvaluationService} needs. */
@@ -262,8 +262,10 @@ export class EvaluationService {
     } else {
       fairness = task === 'binary' ? data.schema.columns.filter((c) => c.tags.includes('protected')).map((c) => c.name) : [];
     }
-    for (const attribute of Object.keys(request.fairness_reference ?? {})) {
+    const fairnessReference: Record<string, string> = {};
+    for (const [attribute, reference] of Object.entries(request.fairness_reference ?? {})) {
       if (!fairness.includes(attribute)) throw invalidParam(`fairness_reference.${attribute}`, 'is not an audited attribute');
+      fairnessReference[attribute] = await this.#referenceGroup(ctx, data, attribute, reference);
     }
     const applicable = new Set(defaultMetrics(task, true));
     const metrics = request.metrics ?? defaultMetrics(task, true).filter((m) => !['mape'].includes(m));
@@ -288,7 +290,7 @@ export class EvaluationService {
       slice_bins: request.slice_bins,
       ...(request.slice_edges ? { slice_edges: request.slice_edges } : {}),
       fairness,
-      fairness_reference: request.fairness_reference ?? {},
+      fairness_reference: fairnessReference,
       fairness_alpha: request.fairness_alpha,
       fairness_tau: request.fairness_tau,
       metrics,
@@ -340,6 +342,21 @@ export class EvaluationService {
     const rows = await this.store.list(this.deps.metadata.db, { project: ctx.project, model: options.model, version: options.version, limit: limit + 1, offset });
     const next = nextPageToken(offset, limit, rows.length);
     return { evaluations: rows.slice(0, limit).map(toReport), ...(next ? { next_page_token: next } : {}) };
+  }
+
+  /**
+   * The reference group `reference` of a fairness attribute as the audit names it (a numeric column's
+   * `1.0` is its group `1`); INVALID_PARAMETER_VALUE on `fairness_reference.<attribute>`, listing the
+   * groups, when no row of the dataset has it.
+   */
+  async #referenceGroup(ctx: RequestContext, data: { dataset: string; version: string }, attribute: string, reference: string): Promise<string> {
+    const column = (await this.deps.datasets.readTable(ctx, data.dataset, data.version, { columns: [attribute] })).columns[0];
+    const asNumber = Number(reference);
+    const wanted = column.kind === 'numeric' && reference.trim() !== '' && Number.isFinite(asNumber) ? numericValueKey(asNumber) : reference;
+    const groups = new Set(fairnessGroups(column).filter((g) => g !== null));
+    if (groups.has(wanted)) return wanted;
+    const shown = [...groups].sort().slice(0, 20);
+    throw invalidParam(`fairness_reference.${attribute}`, `no row has group "${reference}"; the groups are ${shown.join(', ')}${groups.size > shown.length ? ', …' : ''}`);
   }
 
   async #resolveModel(ctx: RequestContext, model: string, version: string | number | undefined, alias: string | undefined): Promise<{ version: ModelVersion; alias?: string }> {
@@ -466,8 +483,7 @@ export class EvaluationService {
     run.progress(0.4, 'fairness');
     const fairness: Record<string, FairnessReport> = {};
     for (const attribute of plan.fairness) {
-      const c = table.columns.find((x) => x.name === attribute)!;
-      const groups = c.kind === 'numeric' ? Array.from(c.values, (v) => (Number.isNaN(v) ? null : String(v))) : [...c.values];
+      const groups = fairnessGroups(table.columns.find((x) => x.name === attribute)!);
       const reference = plan.fairness_reference[attribute];
       try {
         fairness[attribute] = fairnessAudit({ yTrue: data.yTrue, yPred: predictions(data), groups, attribute }, { ...(reference ? { reference } : {}), alpha: plan.fairness_alpha ?? 0.05, tau: plan.fairness_tau ?? 0.8 });
@@ -608,6 +624,11 @@ export class EvaluationService {
 }
 
 // ------------------------------------------------------------------ helpers
+
+/** The group of each row for a fairness audit: a numeric value by its {@link numericValueKey}; missing is null. */
+function fairnessGroups(column: Column): (string | null)[] {
+  return column.kind === 'numeric' ? Array.from(column.values, (v) => (Number.isNaN(v) ? null : numericValueKey(v))) : [...column.values];
+}
 
 function kindOf(version: ModelVersion): string | undefined {
   return version.tags.find((t) => t.key === 'mloop.model_kind')?.value;

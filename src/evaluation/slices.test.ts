@@ -84,6 +84,9 @@ describe('sliceMetrics', () => {
     const twenty = sliceMetrics(data, { name: 'k', kind: 'numeric', values: fx.yTrue.map((_: number, i: number) => (i === 0 ? NaN : i % 20)) }, { metrics: ['accuracy'] });
     assert.deepEqual([twenty.binning, twenty.slices.length, twenty.slices.at(-1)!.key], ['value', 21, MISSING_SLICE]);
     assert.equal(sliceMetrics(data, { name: 'k', kind: 'numeric', values: fx.yTrue.map((_: number, i: number) => i % 21) }, { metrics: ['accuracy'] }).binning, 'quantile');
+    // Values that agree in their first six digits are still slices of their own, named in full.
+    const codes = sliceMetrics(data, { name: 'code', kind: 'numeric', values: fx.yTrue.map((_: number, i: number) => [1000001, 1000002, 0.1234561, 0.1234564][i % 4]) }, { metrics: ['accuracy'] });
+    assert.deepEqual(codes.slices.map((s) => [s.key, s.count]), [['0.1234561', 100], ['0.1234564', 100], ['1000001', 100], ['1000002', 100]]);
     // A column with many distinct values stays in quantile buckets under auto; per value it is refused.
     assert.equal(sliceMetrics(data, { name: 'age', kind: 'numeric', values: fx.age }, { metrics: ['accuracy'] }).binning, 'quantile');
     const many = { name: 'id', kind: 'numeric' as const, values: fx.yTrue.map((_: number, i: number) => i) };

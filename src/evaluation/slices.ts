@@ -90,6 +90,14 @@ function fmt(x: number): string {
   return String(Number(x.toPrecision(6)));
 }
 
+/**
+ * The name of one value of a numeric column as a slice or a fairness group: the value written in
+ * full (two values never share a name), `-0` as `0`.
+ */
+export function numericValueKey(v: number): string {
+  return String(v === 0 ? 0 : v);
+}
+
 interface Group {
   key: string;
   lower?: number | null;
@@ -128,7 +136,7 @@ function valueGroups(values: ArrayLike<number>, distinct: readonly number[]): Gr
     if (Number.isNaN(v)) missing.push(i);
     else rows[index.get(v === 0 ? 0 : v)!].push(i);
   }
-  const groups: Group[] = distinct.map((v, i) => ({ key: fmt(v), lower: v, upper: v, rows: rows[i] }));
+  const groups: Group[] = distinct.map((v, i) => ({ key: numericValueKey(v), lower: v, upper: v, rows: rows[i] }));
   if (missing.length > 0) groups.push({ key: MISSING_SLICE, lower: null, upper: null, rows: missing });
   return groups;
 }
