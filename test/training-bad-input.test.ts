@@ -7,7 +7,8 @@
  * experiment, no run, no model. Also through the CLI.
  */
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DuckDb } from '../src/storage/duckdb/engine.ts';
@@ -205,13 +206,24 @@ describe('bad training input through the CLI', () => {
   it('refuses tuning with DP, saying why', async () => {
     const path = new URL('fixtures/data/breast_cancer.csv', import.meta.url).pathname;
     assert.equal((await runCli(['data', 'add', 'bc', path, '--url', server.url])).code, 0);
-    const dp = ['--dp-noise', '1', '--dp-clip', '1', '--dp-batch', '32', '--dp-epochs', '1'];
-    const text = await runCli(['tune', '--data', 'bc@latest', '--target', 'target', '--search', 'C=0.1,1', ...dp, '--url', server.url]);
+    // `tune` has no --dp-* flags; a spec file can still ask for DP, and is refused before any job.
+    const flag = await runCli(['tune', '--data', 'bc@latest', '--target', 'target', '--search', 'C=0.1,1', '--dp-noise', '1', '--url', server.url]);
+    assert.notEqual(flag.code, 0);
+    assert.match(flag.stderr, /unknown option '--dp-noise'/);
+    const dir = await mkdtemp(join(tmpdir(), 'mloop-dp-'));
+    const spec = join(dir, 'tune.json');
+    await writeFile(spec, JSON.stringify({ dp: { noiseMultiplier: 1, maxGradNorm: 1, batchSize: 32, epochs: 1 } }));
+    const text = await runCli(['tune', '--spec', spec, '--data', 'bc@latest', '--target', 'target', '--search', 'C=0.1,1', '--url', server.url]);
     assert.notEqual(text.code, 0);
     assert.match(text.stderr, /dp: tuning does not take dp: .*privacy spent by the hyperparameter search is not accounted/);
-    const json = await runCli(['tune', '--data', 'bc@latest', '--target', 'target', '--search', 'C=0.1,1', ...dp, '--json', '--url', server.url]);
+    const json = await runCli(['tune', '--spec', spec, '--data', 'bc@latest', '--target', 'target', '--search', 'C=0.1,1', '--json', '--url', server.url]);
     assert.notEqual(json.code, 0);
     assert.deepEqual(JSON.parse(json.stderr).error.fields.map((f: { field: string }) => f.field), ['dp']);
     assert.deepEqual(JSON.parse((await runCli(['jobs', 'list', '--json', '--url', server.url])).stdout).jobs, []);
+    // `train` takes the DP flags, --dp-min-category-count among them.
+    const plan = await runCli(['train', '--data', 'bc@latest', '--target', 'target', '--dp-noise', '1', '--dp-clip', '1', '--dp-batch', '32', '--dp-epochs', '1', '--dp-min-category-count', '5', '--dry-run', '--json', '--url', server.url]);
+    assert.equal(plan.code, 0, plan.stderr);
+    assert.equal(JSON.parse(plan.stdout).dp.minCategoryCount, 5, plan.stdout);
+    await rm(dir, { recursive: true, force: true });
   });
 });

@@ -6,7 +6,8 @@
  */
 import type { Worker } from 'node:worker_threads';
 import { MloopError, type ErrorCode, ERROR_CATALOGUE } from '../core/errors.ts';
-import type { CvInput, ExplainInput, ExplainOutput, FitInput, FitOutput, ProgressFn } from './compute.ts';
+import type { ExplainOutput } from '../evaluation/explain/explanations.ts';
+import type { CvInput, ExplainInput, FitInput, FitOutput, ProgressFn } from './compute.ts';
 import { crossValidateCandidate, explainModel, fitAndExport } from './compute.ts';
 import type { ComputeMessage, ComputeRequest } from './compute-worker.ts';
 import type { CrossValidationResult } from './cv.ts';

@@ -16,8 +16,6 @@ import { HistGradientBoostingModel } from './trees/hgbt.ts';
 import { treeShap } from './trees/shap.ts';
 import type { Column, Table } from './types.ts';
 
-export type { ExplainImportance, ExplainOutput } from '../evaluation/explain/explanations.ts';
-export { encodeRaw } from '../evaluation/explain/explanations.ts';
 
 /** A model to train: its kind, resolved hyperparameters, DP settings and preprocessing overrides. */
 export interface ModelChoice {

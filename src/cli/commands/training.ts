@@ -77,6 +77,7 @@ interface TrainOptions extends ClientOptions {
   dpBatch?: number;
   dpEpochs?: number;
   dpDelta?: number;
+  dpMinCategoryCount?: number;
   tag?: string[];
   wait?: boolean;
   dryRun?: boolean;
@@ -111,7 +112,7 @@ async function trainingBody(o: TrainOptions): Promise<Record<string, unknown>> {
   set('run_name', o.runName);
   set('register_as', o.registerAs);
   set('description', o.description);
-  if (o.dpNoise !== undefined || o.dpClip !== undefined || o.dpBatch !== undefined || o.dpEpochs !== undefined) {
+  if (o.dpNoise !== undefined || o.dpClip !== undefined || o.dpBatch !== undefined || o.dpEpochs !== undefined || o.dpMinCategoryCount !== undefined) {
     body.dp = {
       ...((body.dp as object | undefined) ?? {}),
       ...(o.dpNoise !== undefined ? { noiseMultiplier: o.dpNoise } : {}),
@@ -119,6 +120,7 @@ async function trainingBody(o: TrainOptions): Promise<Record<string, unknown>> {
       ...(o.dpBatch !== undefined ? { batchSize: o.dpBatch } : {}),
       ...(o.dpEpochs !== undefined ? { epochs: o.dpEpochs } : {}),
       ...(o.dpDelta !== undefined ? { delta: o.dpDelta } : {}),
+      ...(o.dpMinCategoryCount !== undefined ? { minCategoryCount: o.dpMinCategoryCount } : {}),
     };
   }
   if (o.tag) body.tags = { ...((body.tags as object | undefined) ?? {}), ...Object.fromEntries(Object.entries(keyValuePairs(o.tag, '--tag')).map(([k, v]) => [k, String(v)])) };
@@ -147,14 +149,20 @@ function withTrainingOptions(command: Command): Command {
     .option('--run-name <name>', 'name of the run')
     .option('--register-as <model>', 'register the model as a new version of this registered model')
     .option('--description <text>', 'description of the registered version')
+    .option('--tag <key=value>', 'run tag, repeatable', collect)
+    .option('--no-wait', 'print the job id and return at once')
+    .option('--dry-run', 'check the request and print the resolved plan; start nothing');
+}
+
+/** The DP-SGD options of `train` (tuning refuses DP: the privacy its search spends is not accounted). */
+function withDpOptions(command: Command): Command {
+  return command
     .option('--dp-noise <sigma>', 'train with DP-SGD: noise multiplier', numberOption('--dp-noise'))
     .option('--dp-clip <norm>', 'DP-SGD: per-example gradient clipping norm', numberOption('--dp-clip'))
     .option('--dp-batch <n>', 'DP-SGD: expected batch size', parseIntOption('--dp-batch'))
     .option('--dp-epochs <n>', 'DP-SGD: epochs', numberOption('--dp-epochs'))
     .option('--dp-delta <delta>', 'DP-SGD: delta of the reported (epsilon, delta)', numberOption('--dp-delta'))
-    .option('--tag <key=value>', 'run tag, repeatable', collect)
-    .option('--no-wait', 'print the job id and return at once')
-    .option('--dry-run', 'check the request and print the resolved plan; start nothing');
+    .option('--dp-min-category-count <n>', 'DP-SGD: categories on fewer training rows go to the unknown bucket (default 20)', nonNegativeInt('--dp-min-category-count'));
 }
 
 /**
@@ -194,7 +202,7 @@ function renderTraining(job: Job): string {
 
 /** Registers `train`, `tune`, `models register-onnx`, and the job and evaluation commands. */
 export function registerTrainingCommands(program: Command): void {
-  withTrainingOptions(program.command('train'))
+  withDpOptions(withTrainingOptions(program.command('train')))
     .description('train a model on a dataset version as a job; waits with progress unless --no-wait')
     .action(async (options: TrainOptions) => {
       await runJob(clientOf(options), 'training', await trainingBody(options), options, renderTraining);
