@@ -165,10 +165,15 @@ export function explainModel(input: ExplainInput, onProgress?: ProgressFn): Expl
   const tree = input.shap !== undefined && matrix.rows >= 1 && pipeline.model instanceof HistGradientBoostingModel;
   const model = { task: pipeline.target.task, target: pipeline.target.name, classes: pipeline.target.classes, features: names };
   const settings = { ...(input.permutation ? { permutation: input.permutation } : {}), ...(input.shap && !tree ? { shap: input.shap } : {}) };
-  const out = runPredicting(explainSteps(model, matrix, input.yTrue, settings, onProgress), (m) => pipeline.predict(decode(m)));
+  // With TreeSHAP to follow, the other explanations take the first half of the progress, and only
+  // TreeSHAP's end is "done".
+  const stepsProgress = tree && onProgress ? (fraction: number, message: string) => fraction < 1 && onProgress(fraction / 2, message) : onProgress;
+  const out = runPredicting(explainSteps(model, matrix, input.yTrue, settings, stepsProgress), (m) => pipeline.predict(decode(m)));
   if (!tree) return out;
   onProgress?.(0.5, 'TreeSHAP');
-  return { ...out, shap: treeExplanation(pipeline, pipeline.model as HistGradientBoostingModel, input.table, Math.min(matrix.rows, input.shap!.rows)) };
+  const shap = treeExplanation(pipeline, pipeline.model as HistGradientBoostingModel, input.table, Math.min(matrix.rows, input.shap!.rows));
+  onProgress?.(1, 'explanations done');
+  return { ...out, shap };
 }
 
 /**
@@ -189,7 +194,9 @@ function treeExplanation(pipeline: Pipeline, model: HistGradientBoostingModel, t
     exact: true,
     background: 0,
     features: pipeline.preprocessor.featureNames,
-    outputs: outputLabels({ task: pipeline.target.task, target: pipeline.target.name, classes: pipeline.target.classes }, 'log-odds'),
+    // A binary model's margin is the log-odds of its positive class; a multiclass model's per-class
+    // margins are raw softmax scores, which SHAP calls the margin output.
+    outputs: outputLabels({ task: pipeline.target.task, target: pipeline.target.name, classes: pipeline.target.classes }, pipeline.target.task === 'binary' ? 'log-odds' : 'margin'),
     baseValue: shap.baseValues,
     rows: shap.rows,
     value: (r, k, f) => shap.values[(r * K + k) * F + f],

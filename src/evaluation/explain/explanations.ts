@@ -23,7 +23,7 @@ export interface ExplainImportance {
 
 /** SHAP values of one model output over the explained rows. */
 export interface ShapOutputSummary {
-  /** Output explained: `P(<target> = <class>)`, `log-odds(<target> = <class>)` or the target (a regression value). */
+  /** Output explained: `P(<target> = <class>)`, `log-odds(<target> = <class>)` (binary trees), `margin(<target> = <class>)` (multiclass trees) or the target (a regression value). */
   readonly output: string;
   /** The class whose output this is (classification). */
   readonly class?: string;
@@ -189,7 +189,7 @@ export function shapSummary(v: ShapValues): ShapExplanation {
   };
 }
 
-/** Label and class of each output a model of `task` predicts (`prefix` names the scale: `P`, `log-odds`). */
+/** Label and class of each output a model of `task` predicts (`prefix` names the scale: `P`, `log-odds`, `margin`). */
 export function outputLabels(model: Pick<ExplainedModel, 'task' | 'target' | 'classes'>, prefix: string): { output: string; class?: string }[] {
   if (model.task === 'regression') return [{ output: model.target }];
   const classes = model.classes ?? [];
