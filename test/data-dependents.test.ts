@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import { systemContext } from '../src/core/context.ts';
 import { quoteLiteral } from '../src/storage/duckdb/sql.ts';
 import { metadataBackends } from './support/backends.ts';
-import { uploadDataset } from './support/data.ts';
+import { contentBlobs, uploadDataset } from './support/data.ts';
 import { startTestServer, type TestServer } from './support/server.ts';
 
 const ROWS = 'driver_id,event_timestamp,conv_rate\n1,2024-05-01T00:00:00Z,0.5\n2,2024-05-01T00:00:00Z,0.25\n';
@@ -77,11 +77,11 @@ for (const backend of metadataBackends()) {
         assert.equal((await server.json('DELETE', '/api/v1/datasets/b')).status, 200);
         assert.equal((await server.json('DELETE', '/api/v1/datasets/a')).status, 409);
         const deleted = await server.json('DELETE', '/api/v1/datasets/c');
-        assert.deepEqual([deleted.status, deleted.body], [200, { deleted_versions: 1 }]);
+        assert.deepEqual([deleted.status, deleted.body], [200, { deleted_versions: 1, versions: [c] }]);
         assert.deepEqual((await server.json('GET', '/api/v1/datasets/a/dependents')).body.dependents, []);
 
         const freed = await server.json('DELETE', '/api/v1/datasets/a');
-        assert.deepEqual([freed.status, freed.body], [200, { deleted_versions: 1 }]);
+        assert.deepEqual([freed.status, freed.body], [200, { deleted_versions: 1, versions: [a] }]);
         assert.equal((await server.json('GET', '/api/v1/datasets/a')).status, 404);
       } finally {
         await server.close();
@@ -140,7 +140,7 @@ for (const backend of metadataBackends()) {
         assert.deepEqual((await server.json('GET', '/api/v1/datasets/src/dependents')).body.dependents, []);
 
         const deleted = await server.json('DELETE', '/api/v1/datasets/src');
-        assert.deepEqual([deleted.status, deleted.body], [200, { deleted_versions: 3 }]);
+        assert.deepEqual([deleted.status, deleted.body], [200, { deleted_versions: 3, versions }]);
         // Gone whole: a new dataset of the same name starts with nothing held.
         const again = (await uploadDataset(server, 'src', ROWS)).body.version.version as string;
         assert.equal(again, versions[2]);
@@ -184,6 +184,59 @@ for (const backend of metadataBackends()) {
         assert.deepEqual((await server.json('GET', `/api/v1/datasets/src/versions/${first}/dependents`)).body.dependents, []);
         assert.equal((await server.json('DELETE', `/api/v1/datasets/src/versions/${first}`)).status, 200);
         assert.deepEqual(listed((await server.json('GET', '/api/v1/datasets/src/dependents')).body), [`dataset_version default/derived@${derived} ${second}`]);
+      } finally {
+        await server.close();
+      }
+    });
+
+    // SQLite runs one transaction at a time, so only the PostgreSQL run can interleave the two.
+    it('a commit racing a deletion of its dataset or of what it derives from: one waits for the other, nothing lost, no 5xx', async () => {
+      const server = await startTestServer({ metadata: backend });
+      const datasets = server.app.services.datasets;
+      const outcomes = new Map<string, number>();
+      try {
+        // A push's append (ifLatest) vs the deletion of its dataset; a derivation vs the deletion of
+        // the version it derives from; a derivation into another dataset vs the deletion of its parent's.
+        const races = [
+          { child: 'd', ifLatest: true, deleting: () => '/api/v1/datasets/d' },
+          { child: 'd', ifLatest: false, deleting: (base: string) => `/api/v1/datasets/d/versions/${base}` },
+          { child: 'e', ifLatest: false, deleting: () => '/api/v1/datasets/d' },
+        ];
+        for (let round = 0; round < 90; round++) {
+          const race = races[round % races.length];
+          const base = (await uploadDataset(server, 'd', `a,b\n${round},1\n`)).body.version.version as string;
+          const [derived, deletion] = await Promise.all([
+            datasets
+              .createDerived(ctx, {
+                name: race.child,
+                parents: [{ name: 'd', version: base }],
+                transformation: { kind: 'sql', params: {} },
+                source: { sql: `SELECT ${round} AS a, 2 AS b` },
+                ...(race.ifLatest ? { ifLatest: base } : {}),
+              })
+              .then(
+                (added) => ({ version: added.version.version, status: added.created ? 201 : 200 }),
+                (error: any) => ({ version: undefined, status: Number(error.status ?? 500), detail: String(error.message) }),
+              ),
+            // Spread over the commit's course: before it starts, while it converts, while it commits.
+            new Promise((resolve) => setTimeout(resolve, (Math.floor(round / races.length) % 15) * 4)).then(() => server.json('DELETE', race.deleting(base))),
+          ]);
+          const key = `${race.deleting('<v>')} ${deletion.status} / commit ${derived.status}`;
+          outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
+          assert.ok(deletion.status < 500, `${key}: ${JSON.stringify(deletion.body)}`);
+          assert.ok([200, 201, 404, 409].includes(derived.status), `${key}: ${JSON.stringify(derived)}`);
+          if (derived.version !== undefined) {
+            // Acknowledged: still there, or deleted by a deletion that said so.
+            const there = (await server.json('GET', `/api/v1/datasets/${race.child}/versions/${derived.version}`)).status === 200;
+            assert.ok(there || (deletion.status === 200 && deletion.body.versions?.includes(derived.version)), `${key}: version ${derived.version} lost`);
+          }
+          for (const name of new Set([race.child, 'd'])) {
+            const cleared = await server.json('DELETE', `/api/v1/datasets/${name}`);
+            assert.ok([200, 404].includes(cleared.status), JSON.stringify(cleared.body));
+          }
+        }
+        // Every file went with the versions that held it.
+        assert.deepEqual(await contentBlobs(server.blobs), [], JSON.stringify(Object.fromEntries(outcomes)));
       } finally {
         await server.close();
       }

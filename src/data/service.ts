@@ -272,12 +272,15 @@ export class DatasetService {
 
   /**
    * Deletes every version of a dataset and the dataset; CONFLICT (409) while any version has
-   * dependents or a reader (a feature view) names the dataset.
+   * dependents or a reader (a feature view) names the dataset. Returns the versions deleted.
    */
-  async deleteDataset(ctx: RequestContext, name: string): Promise<{ deleted_versions: number }> {
+  async deleteDataset(ctx: RequestContext, name: string): Promise<{ deleted_versions: number; versions: string[] }> {
     validateDatasetName(name);
     const removed = await this.deps.metadata.transaction(async (trx) => {
-      await this.#datasetRow(trx, ctx, name);
+      // Held to the end: a commit to the dataset (or from its versions) runs wholly before or after.
+      if (!(await this.store.lockDataset(trx, this.deps.metadata.dialect, ctx.project, name, 'exclusive'))) {
+        throw notFound(`dataset "${name}" does not exist in project "${ctx.project}"`);
+      }
       const readers = (await this.deps.readers?.(trx, ctx.project, name)) ?? [];
       const versions = (await this.store.listVersions(trx, ctx.project, name)).map((v) => v.version);
       const recorded = outsideDependents(await this.store.dependents(trx, ctx.project, name), ctx.project, name, versions);
@@ -290,7 +293,7 @@ export class DatasetService {
       return versions;
     });
     for (const version of removed) await this.#collect(version);
-    return { deleted_versions: removed.length };
+    return { deleted_versions: removed.length, versions: removed };
   }
 
   // ---- versions ----
@@ -415,12 +418,26 @@ export class DatasetService {
       const now = this.deps.clock.now();
       try {
         const inserted = await this.deps.metadata.transaction(async (trx) => {
-          await this.store.ensureDataset(trx, ctx.project, name, now);
-          // From here to commit this transaction holds the dataset: the latest version cannot change.
-          const seq = await this.store.nextSeq(trx, ctx.project, name);
+          // From here to commit this transaction holds the dataset — the latest version cannot change —
+          // and, shared, each dataset it derives from — their versions cannot be deleted. Taken in
+          // (project, name) order, as two commits could otherwise wait for each other.
+          let seq = 0;
+          for (const held of lockOrder({ project: ctx.project, name }, meta.parents)) {
+            if (held.project === ctx.project && held.name === name) {
+              await this.store.ensureDataset(trx, ctx.project, name, now);
+              seq = await this.store.nextSeq(trx, ctx.project, name);
+            } else if (!(await this.store.lockDataset(trx, this.deps.metadata.dialect, held.project, held.name, 'shared'))) {
+              throw notFound(`dataset "${held.name}" was deleted meanwhile; it no longer holds the versions to derive from`);
+            }
+          }
           if (meta.ifLatest !== undefined) {
             const latest = (await this.store.latestVersion(trx, ctx.project, name))?.version ?? null;
             if (latest !== meta.ifLatest) throw latestMoved(name, meta.ifLatest, latest);
+          }
+          for (const parent of meta.parents) {
+            if (!(await this.store.versionExists(trx, parent.project, parent.name, parent.version))) {
+              throw notFound(`dataset "${parent.name}" has no version ${parent.version.slice(0, 12)} to derive from: it was deleted meanwhile`);
+            }
           }
           try {
             await this.store.insertVersion(
@@ -598,6 +615,8 @@ export class DatasetService {
   async deleteVersion(ctx: RequestContext, name: string, selector: string): Promise<{ version: string }> {
     validateDatasetName(name);
     const version = await this.deps.metadata.transaction(async (trx) => {
+      // As for deleteDataset: commits to the dataset or from its versions run wholly before or after.
+      await this.store.lockDataset(trx, this.deps.metadata.dialect, ctx.project, name, 'exclusive');
       const row = await this.#resolve(trx, ctx, name, selector);
       const pinning = readerDependents((await this.deps.readers?.(trx, ctx.project, name)) ?? [], [row.version], row.version);
       const dependents = [...(await this.store.dependents(trx, ctx.project, name, row.version)), ...pinning];
@@ -900,6 +919,16 @@ function latestMoved(name: string, expected: string | null, latest: string | nul
 /** True when `error` is a commit refused because the dataset's latest version was not the one given as `ifLatest`. */
 export function isLatestMoved(error: unknown): boolean {
   return error instanceof MloopError && LATEST_MOVED.has(error);
+}
+
+/** Dataset `own` and the datasets of `parents`, each once, in the order commits lock them: by project, then name. */
+function lockOrder(own: { project: string; name: string }, parents: readonly { project: string; name: string }[]): { project: string; name: string }[] {
+  const byKey = new Map([own, ...parents].map((d) => [JSON.stringify([d.project, d.name]), { project: d.project, name: d.name }]));
+  return [...byKey.values()].sort((a, b) => (a.project === b.project ? compare(a.name, b.name) : compare(a.project, b.project)));
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** The kind of dependent a derived version is recorded as on each of its parents. */

@@ -4,6 +4,7 @@
  * several in one transaction.
  */
 import type { Insertable, Kysely, Selectable } from 'kysely';
+import type { SqlDialect } from '../storage/ports.ts';
 import type {
   Database,
   DatasetDependentsTable,
@@ -74,6 +75,28 @@ export class DatasetStore {
     await db.updateTable('dataset_names').set(patch).where('project', '=', project).where('name', '=', name).execute();
   }
 
+  /**
+   * Holds dataset `name`'s row until the transaction ends and returns it (undefined when there is
+   * none). `exclusive` — what deletions and commits (through {@link nextSeq}) take — waits for and
+   * blocks every other holder; `shared` — what a commit takes on each dataset it derives from — blocks
+   * only the exclusive ones, so commits deriving from one dataset do not wait for each other. Take
+   * several in (project, name) order. SQLite runs one transaction at a time: a read holds it there.
+   */
+  async lockDataset(db: Db, dialect: SqlDialect, project: string, name: string, mode: 'exclusive' | 'shared'): Promise<NameRow | undefined> {
+    if (mode === 'exclusive') {
+      // A write, not a read, so the same statement locks on both dialects.
+      return db
+        .updateTable('dataset_names')
+        .set((eb) => ({ last_seq: eb.ref('last_seq') }))
+        .where('project', '=', project)
+        .where('name', '=', name)
+        .returningAll()
+        .executeTakeFirst();
+    }
+    const query = db.selectFrom('dataset_names').selectAll().where('project', '=', project).where('name', '=', name);
+    return (dialect === 'postgres' ? query.forShare() : query).executeTakeFirst();
+  }
+
   /** Deletes a dataset row (its versions must be gone). */
   async deleteDataset(db: Db, project: string, name: string): Promise<void> {
     await db.deleteFrom('dataset_names').where('project', '=', project).where('name', '=', name).execute();
@@ -125,6 +148,18 @@ export class DatasetStore {
       .where('name', '=', name)
       .where('version', '=', version)
       .executeTakeFirst();
+  }
+
+  /** True when dataset `name` has version `version`. */
+  async versionExists(db: Db, project: string, name: string, version: string): Promise<boolean> {
+    const row = await db
+      .selectFrom('dataset_versions')
+      .select('version')
+      .where('project', '=', project)
+      .where('name', '=', name)
+      .where('version', '=', version)
+      .executeTakeFirst();
+    return row !== undefined;
   }
 
   /** Stores the profile of content `version` in every version row that holds it and has none yet. */

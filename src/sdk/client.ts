@@ -220,7 +220,7 @@ export class MloopApi extends MloopClient {
     return this.request('DELETE', `/datasets/${encodeURIComponent(name)}/versions/${encodeURIComponent(version)}`);
   }
 
-  deleteDataset(name: string): Promise<{ deleted_versions: number }> {
+  deleteDataset(name: string): Promise<{ deleted_versions: number; versions: string[] }> {
     return this.request('DELETE', `/datasets/${encodeURIComponent(name)}`);
   }
 
