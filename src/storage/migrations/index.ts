@@ -11,6 +11,7 @@ import { datasets } from './0004-datasets.ts';
 import { features } from './0005-features.ts';
 import { training } from './0006-training.ts';
 import { datasetHeads } from './0007-dataset-heads.ts';
+import { validationVerdicts } from './0008-validation-verdicts.ts';
 
 /** Every migration, by name, for the given dialect. */
 export function migrationsFor(dialect: SqlDialect): Record<string, Migration> {
@@ -22,5 +23,6 @@ export function migrationsFor(dialect: SqlDialect): Record<string, Migration> {
     '0005-features': features(dialect),
     '0006-training': training(dialect),
     '0007-dataset-heads': datasetHeads(),
+    '0008-validation-verdicts': validationVerdicts(),
   };
 }
