@@ -91,6 +91,38 @@ describe('mloop data', () => {
     assert.match(all.stdout, /deleted dataset rides \(1 versions\)/);
   });
 
+  it('lists the validation reports of a version and retracts one', async () => {
+    const v = JSON.parse((await cli('data', 'add', 'checked', join(work.path, 'rides.csv'), '--json')).stdout).version.version as string;
+    await writeFile(join(work.path, 'rows.yaml'), 'rules:\n  - { rule: row_count, min: 1 }\n');
+    const failed = JSON.parse((await cli('data', 'validate', 'checked', '--rules', join(work.path, 'rules.yaml'), '--json')).stdout);
+    const passed = JSON.parse((await cli('data', 'validate', 'checked', '--rules', join(work.path, 'rows.yaml'), '--json')).stdout);
+    assert.deepEqual([failed.status, passed.status], ['failed', 'passed']);
+
+    const list = await cli('data', 'validations', 'list', 'checked');
+    assert.equal(list.code, 0, list.stderr);
+    assert.match(list.stdout, new RegExp(`^checked@${v.slice(0, 12)}: failed\nID\\s+EVALUATED\\s+BY\\s+RULES\\s+STATUS\\s+PASSED\n${passed.id}\\s.*passed\\s+1/1\n${failed.id}\\s.*failed\\s+1/2$`, 'm'));
+    const listed = JSON.parse((await cli('data', 'validations', 'list', `checked@${v.slice(0, 8)}`, '--json')).stdout);
+    assert.deepEqual([listed.version, listed.validation.status, listed.validations.map((r: { id: string }) => r.id)], [v, 'failed', [passed.id, failed.id]]);
+
+    const help = await cli('data', 'validations', 'delete', '--help');
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /Usage: mloop data validations delete \[options\] <ref> <id>/);
+    assert.match(help.stdout, /--json/);
+    const noVersion = await cli('data', 'validations', 'delete', 'checked', failed.id);
+    assert.equal(noVersion.code, 2);
+    assert.match(noVersion.stderr, /NAME@VERSION/);
+
+    const retracted = await cli('data', 'validations', 'delete', `checked@${v}`, failed.id);
+    assert.equal(retracted.code, 0, retracted.stderr);
+    assert.equal(retracted.stdout, `deleted validation report ${failed.id} of checked@${v.slice(0, 12)}; its validation state is now passed\n`);
+    const again = await cli('data', 'validations', 'delete', `checked@${v}`, failed.id, '--json');
+    assert.equal(again.code, 1);
+    assert.equal(JSON.parse(again.stderr).error.code, 'RESOURCE_DOES_NOT_EXIST');
+    const last = await cli('data', 'validations', 'delete', `checked@${v}`, passed.id, '--json');
+    assert.equal(last.code, 0, last.stderr);
+    assert.deepEqual(JSON.parse(last.stdout), { deleted: passed.id, dataset: 'checked', version: v, validation: { status: 'unvalidated' } });
+  });
+
   it('reports bad files and arguments clearly', async () => {
     await writeFile(join(work.path, 'bad.csv'), 'a,b\n1,2\n3\n');
     const bad = await cli('data', 'add', 'bad', join(work.path, 'bad.csv'), '--json');

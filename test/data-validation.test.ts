@@ -1,8 +1,8 @@
 /**
  * Validation rules over HTTP: every rule kind passing and failing with counts and sample rows,
  * freshness against the injected clock, severities, stored reports, the usability gate (a verdict per
- * rules set: one failed blocks until that rules set passes), and custom SQL predicates that cannot be
- * anything but a boolean expression over the columns.
+ * rules set: one failed blocks until that rules set passes, or its report is retracted), and custom
+ * SQL predicates that cannot be anything but a boolean expression over the columns.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -168,6 +168,49 @@ for (const backend of metadataBackends()) {
       } finally {
         await own.close();
       }
+    });
+
+    it('retracts a report: the version is judged again from the reports left, in the same request', async () => {
+      assert.equal((await uploadDataset(server, 'retracted', TRIPS)).status, 201);
+      const base = '/api/v1/datasets/retracted/versions/latest';
+      const check = (rules: unknown) => server.json('POST', `${base}/validations`, rules);
+      const retract = (id: string, version = 'latest') => server.json('DELETE', `/api/v1/datasets/retracted/versions/${version}/validations/${id}`);
+      // A typo in a rule (max 4 for 40): the content fails it for good, however often it is run.
+      const typo = { rules: [{ rule: 'range', column: 'fare', min: 0, max: 4 }] };
+      const first = (await check(typo)).body;
+      const second = (await check(typo)).body;
+      const good = (await check({ rules: [{ rule: 'row_count', min: 1 }] })).body;
+      assert.deepEqual([first.status, second.status, good.status], ['failed', 'failed', 'passed']);
+      assert.equal((await server.json('GET', `${base}/usable`)).status, 400);
+
+      // The newest report of the rules set goes: the one before is its verdict again.
+      const once = await retract(second.id);
+      assert.equal(once.status, 200, JSON.stringify(once.body));
+      const version = once.body.version as string;
+      assert.deepEqual(once.body, { deleted: second.id, dataset: 'retracted', version, validation: { status: 'failed', report_id: first.id, evaluated_at: first.evaluated_at } });
+      // Then the last failed one: only the good rules set is left.
+      const twice = await retract(first.id, version.slice(0, 8));
+      assert.deepEqual([twice.status, twice.body.validation], [200, { status: 'passed', report_id: good.id, evaluated_at: good.evaluated_at }]);
+      const usable = await server.json('GET', `${base}/usable`);
+      assert.deepEqual([usable.status, usable.body.validation.status], [200, 'passed']);
+      assert.deepEqual((await server.json('GET', `${base}/validations`)).body.validations.map((r: any) => r.id), [good.id]);
+      assert.equal((await server.json('GET', `/api/v1/datasets/retracted/validations/${first.id}`)).status, 404);
+
+      // Unknown reports, and reports of another version, are not there to delete.
+      const gone = await retract(first.id);
+      assert.equal(gone.status, 404);
+      assert.equal(gone.body.code, 'RESOURCE_DOES_NOT_EXIST');
+      assert.match(gone.body.detail, new RegExp(`dataset "retracted" version ${version.slice(0, 12)} has no validation report "${first.id}"`));
+      const ofTrips = (await server.json('GET', '/api/v1/datasets/trips/versions/latest/validations')).body.validations[0].id as string;
+      assert.equal((await retract(ofTrips)).status, 404);
+      assert.equal((await server.json('GET', `/api/v1/datasets/trips/validations/${ofTrips}`)).status, 200, 'left alone');
+      assert.equal((await server.json('DELETE', `/api/v1/datasets/nope/versions/latest/validations/${good.id}`)).status, 404);
+
+      // The last report gone, the version was never validated.
+      const last = await retract(good.id);
+      assert.deepEqual([last.status, last.body.validation], [200, { status: 'unvalidated' }]);
+      const got = await server.json('GET', `${base}?profile=false`);
+      assert.deepEqual(got.body.validation, { status: 'unvalidated' });
     });
 
     it('requires a validation when asked, for versions never validated', async () => {

@@ -188,6 +188,10 @@ export async function datasetRoutes(app: FastifyInstance, deps: { datasets: Data
       validations: await datasets.listValidations(requestContext(request), request.params.name, request.params.version),
     }));
 
+    scope.delete<{ Params: VersionParams & { id: string } }>('/datasets/:name/versions/:version/validations/:id', async (request) =>
+      datasets.deleteValidation(requestContext(request), request.params.name, request.params.version, request.params.id),
+    );
+
     scope.get<{ Params: { name: string; id: string } }>('/datasets/:name/validations/:id', async (request) =>
       datasets.getValidation(requestContext(request), request.params.id, request.params.name),
     );

@@ -48,7 +48,16 @@ import {
 } from './domain.ts';
 import { canonicalize, writeCanonicalQuery, type CanonicalFile } from './ingest.ts';
 import { profileParquet, type ProfileOptions } from './profile.ts';
-import { DatasetStore, type Db, type DependentRow, type NameRow, type ValidationRow, type VersionRow, type VersionSummaryRow } from './store.ts';
+import {
+  DatasetStore,
+  type Db,
+  type DependentRow,
+  type NameRow,
+  type ValidationRow,
+  type ValidationStateRow,
+  type VersionRow,
+  type VersionSummaryRow,
+} from './store.ts';
 import { readParquetTable } from './table.ts';
 import { parseRules, rulesDigest, runValidation, type ValidationOutcome } from './validation.ts';
 
@@ -141,6 +150,14 @@ export interface ValidationReport extends ValidationOutcome {
   readonly rules_sha256: string;
   readonly evaluated_at: number;
   readonly evaluated_by: string;
+}
+
+/** A validation report retracted, and the version's validation state without it. */
+export interface DeletedValidation {
+  readonly deleted: string;
+  readonly dataset: string;
+  readonly version: string;
+  readonly validation: DatasetVersion['validation'];
 }
 
 /** A download of a version. */
@@ -568,11 +585,7 @@ export class DatasetService {
         parents: parents.map((p) => ({ name: p.name, version: p.version })),
         ...(row.transformation ? { transformation: JSON.parse(row.transformation) as Transformation } : {}),
       },
-      validation: {
-        status: row.validation_status as ValidationStatus,
-        ...(row.validation_id ? { report_id: row.validation_id } : {}),
-        ...(row.validated_at !== null ? { evaluated_at: Number(row.validated_at) } : {}),
-      },
+      validation: validationOf(row),
       ...(withProfile && 'profile' in row ? { profile: await this.#profile(row) } : {}),
     };
   }
@@ -789,6 +802,20 @@ export class DatasetService {
     return (await this.store.validations(this.#db, ctx.project, name, row.version)).map(toReport);
   }
 
+  /**
+   * Retracts a validation report — a rules set run by mistake, a wrong rule — and works the version's
+   * validation state out again from the verdicts left, in one transaction: the rules set's previous
+   * report on the version, if any, is its verdict again; with no report left the version is
+   * unvalidated. RESOURCE_DOES_NOT_EXIST (404) when the version has no report `id`.
+   */
+  async deleteValidation(ctx: RequestContext, name: string, selector: string, id: string): Promise<DeletedValidation> {
+    validateDatasetName(name);
+    const row = await this.#resolve(this.#db, ctx, name, selector);
+    const state = await this.deps.metadata.transaction((trx) => this.store.deleteValidation(trx, ctx.project, name, row.version, id));
+    if (!state) throw notFound(`dataset "${name}" version ${row.version.slice(0, 12)} has no validation report ${JSON.stringify(id)}`);
+    return { deleted: id, dataset: name, version: row.version, validation: validationOf(state) };
+  }
+
   /** One validation report by id (of dataset `name`, when given). */
   async getValidation(ctx: RequestContext, id: string, name?: string): Promise<ValidationReport> {
     const row = await this.store.validation(this.#db, ctx.project, id);
@@ -899,6 +926,15 @@ function toDataset(row: NameRow, versionCount: number, latest: string | undefine
     version_count: versionCount,
     ...(latest ? { latest_version: latest } : {}),
     ...(row.declared_schema ? { declared_schema: JSON.parse(row.declared_schema) as DeclaredSchema } : {}),
+  };
+}
+
+/** The validation state of a version as the API shows it. */
+function validationOf(row: ValidationStateRow): DatasetVersion['validation'] {
+  return {
+    status: row.validation_status as ValidationStatus,
+    ...(row.validation_id ? { report_id: row.validation_id } : {}),
+    ...(row.validated_at !== null ? { evaluated_at: Number(row.validated_at) } : {}),
   };
 }
 

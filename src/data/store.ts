@@ -24,6 +24,9 @@ export type DependentRow = Selectable<DatasetDependentsTable>;
 /** A row of `dataset_validations`. */
 export type ValidationRow = Selectable<DatasetValidationsTable>;
 
+/** The validation state columns of a version row. */
+export type ValidationStateRow = Pick<VersionRow, 'validation_status' | 'validation_id' | 'validated_at'>;
+
 /** A version row without its (large) profile. */
 export type VersionSummaryRow = Omit<VersionRow, 'profile'>;
 
@@ -286,20 +289,52 @@ export class DatasetStore {
    * after the other and none is left out of the state.
    */
   async insertValidation(db: Db, row: Omit<ValidationRow, 'seq'>): Promise<boolean> {
-    const setState = (patch: Partial<Pick<VersionRow, 'validation_status' | 'validation_id' | 'validated_at'>>) =>
-      db
-        .updateTable('dataset_versions')
-        .set(patch)
-        .where('project', '=', row.project)
-        .where('name', '=', row.name)
-        .where('version', '=', row.version)
-        .executeTakeFirst();
-    // A write to the row, not a read: PostgreSQL holds the row lock until commit.
-    if (Number((await setState({ validated_at: row.created_at })).numUpdatedRows) === 0) return false;
+    if (!(await this.#holdVersion(db, row.project, row.name, row.version))) return false;
     await db.insertInto('dataset_validations').values(row).execute();
-    const state = validationState(await this.verdicts(db, row.project, row.name, row.version));
-    await setState({ validation_status: state.status, validation_id: state.report.id, validated_at: state.report.created_at });
+    await this.#judge(db, row.project, row.name, row.version);
     return true;
+  }
+
+  /**
+   * Removes report `id` of a version and sets the version's state from the verdicts left (unvalidated
+   * when none is); resolves the new state, or undefined, changing nothing, when the version has no such
+   * report. Run it in a transaction, as {@link insertValidation}.
+   */
+  async deleteValidation(db: Db, project: string, name: string, version: string, id: string): Promise<ValidationStateRow | undefined> {
+    if (!(await this.#holdVersion(db, project, name, version))) return undefined;
+    const removed = await db
+      .deleteFrom('dataset_validations')
+      .where('project', '=', project)
+      .where('name', '=', name)
+      .where('version', '=', version)
+      .where('id', '=', id)
+      .executeTakeFirst();
+    if (Number(removed.numDeletedRows) === 0) return undefined;
+    return this.#judge(db, project, name, version);
+  }
+
+  /** Takes the row of a version until the transaction ends; resolves false when there is none. */
+  async #holdVersion(db: Db, project: string, name: string, version: string): Promise<boolean> {
+    // A write to the row, not a read: PostgreSQL holds the row lock until commit.
+    const held = await db
+      .updateTable('dataset_versions')
+      .set((eb) => ({ validation_status: eb.ref('validation_status') }))
+      .where('project', '=', project)
+      .where('name', '=', name)
+      .where('version', '=', version)
+      .executeTakeFirst();
+    return Number(held.numUpdatedRows) > 0;
+  }
+
+  /** Sets a version's validation state from its verdicts, and resolves it. */
+  async #judge(db: Db, project: string, name: string, version: string): Promise<ValidationStateRow> {
+    const verdicts = await this.verdicts(db, project, name, version);
+    const state = verdicts.length > 0 ? validationState(verdicts) : undefined;
+    const patch: ValidationStateRow = state
+      ? { validation_status: state.status, validation_id: state.report.id, validated_at: state.report.created_at }
+      : { validation_status: 'unvalidated', validation_id: null, validated_at: null };
+    await db.updateTable('dataset_versions').set(patch).where('project', '=', project).where('name', '=', name).where('version', '=', version).execute();
+    return patch;
   }
 
   /** The verdicts on a version: the latest report of each rules set (by its sha256) run on it, newest first. */

@@ -237,6 +237,11 @@ export class MloopApi extends MloopClient {
     return this.request('GET', `/datasets/${encodeURIComponent(name)}/versions/${encodeURIComponent(version)}/validations`);
   }
 
+  /** Retracts validation report `id` of a version; returns the version's validation state without it. */
+  deleteDatasetValidation(name: string, version: string, id: string): Promise<{ deleted: string; dataset: string; version: string; validation: DatasetVersion['validation'] }> {
+    return this.request('DELETE', `/datasets/${encodeURIComponent(name)}/versions/${encodeURIComponent(version)}/validations/${encodeURIComponent(id)}`);
+  }
+
   /** Compares `version` against `base` (`<version>` of the same dataset, or `<dataset>@<version>`). */
   diffDatasetVersions(name: string, version: string, base: string): Promise<DatasetDiffResult> {
     return this.request('GET', `/datasets/${encodeURIComponent(name)}/versions/${encodeURIComponent(version)}/diff`, { query: { base } });
@@ -495,6 +500,10 @@ export interface DatasetValidationReport {
   readonly dataset: string;
   readonly version: string;
   readonly status: 'passed' | 'warned' | 'failed';
+  /** sha256 of the rules document: reports of one rules set share it, and the latest is its verdict. */
+  readonly rules_sha256: string;
+  readonly evaluated_at: number;
+  readonly evaluated_by: string;
   readonly row_count: number;
   readonly summary: { rules: number; passed: number; failed_errors: number; failed_warnings: number };
   readonly results: {

@@ -1,4 +1,4 @@
-/** `mloop data add|list|get|profile|download|delete|validate|diff|schema`: dataset versions. */
+/** `mloop data add|list|get|profile|download|delete|validate|validations|diff|schema`: dataset versions. */
 import { createReadStream, createWriteStream } from 'node:fs';
 import { readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
@@ -327,6 +327,40 @@ export function registerDataCommands(program: Command): void {
       const report = await clientOf(options).validateDataset(name, version, rules);
       print(report, options, renderReport);
       if (report.status === 'failed') process.exitCode = 1;
+    });
+
+  const validations = data.command('validations').description('the validation reports of a version: list them, or retract one (a wrong rule, rules run by mistake)');
+
+  withClientOptions(validations.command('list'))
+    .description('validation reports of a version, newest first, with the validation state they make')
+    .argument('<ref>', 'NAME[@VERSION]')
+    .action(async (ref: string, options: ClientOptions) => {
+      const { name, version } = splitRef(ref);
+      const client = clientOf(options);
+      const state = await client.getDatasetVersion(name, version, { profile: false });
+      const listed = await client.listDatasetValidations(name, state.version);
+      print({ dataset: name, version: state.version, validation: state.validation, ...listed }, options, (r) => {
+        const rows = r.validations.map((v) => ({
+          id: v.id,
+          evaluated: new Date(v.evaluated_at).toISOString(),
+          by: v.evaluated_by,
+          rules: short(v.rules_sha256),
+          status: v.status,
+          passed: `${v.summary.passed}/${v.summary.rules}`,
+        }));
+        return `${r.dataset}@${short(r.version)}: ${r.validation.status}\n${table(rows, ['id', 'evaluated', 'by', 'rules', 'status', 'passed'])}`;
+      });
+    });
+
+  withClientOptions(validations.command('delete'))
+    .description("retract a validation report: the version's state is worked out again from the reports left (a rules set's previous report is its verdict again)")
+    .argument('<ref>', 'NAME@VERSION')
+    .argument('<id>', 'the report id (see `mloop data validations list`)')
+    .action(async (ref: string, id: string, options: ClientOptions) => {
+      if (ref.lastIndexOf('@') === -1) throw usage('name the version the report is of (NAME@VERSION)');
+      const { name, version } = splitRef(ref);
+      const result = await clientOf(options).deleteDatasetValidation(name, version, id);
+      print(result, options, (r) => `deleted validation report ${r.deleted} of ${r.dataset}@${short(r.version)}; its validation state is now ${r.validation.status}`);
     });
 
   withClientOptions(data.command('diff'))
