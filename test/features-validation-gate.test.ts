@@ -106,9 +106,13 @@ describe('feature store and failed validations', () => {
     }
     const entities = (await server.json('GET', '/api/v1/datasets/entity_rows/versions/latest?profile=false')).body.version.slice(0, 12);
     const logged = (await server.json('GET', '/api/v1/datasets/served_log/versions/latest?profile=false')).body.version.slice(0, 12);
-    assertRefused(await retrieve(['clean:clean_rate'], { entity_dataset: 'entity_rows' }), `entity_rows@${entities}`, 'row_count');
+    const retrieved = await retrieve(['clean:clean_rate'], { entity_dataset: 'entity_rows' });
+    assertRefused(retrieved, `entity_rows@${entities}`, 'row_count');
     const skew = await server.json('POST', '/api/v1/features/skew', { features: ['clean:clean_rate'], logged_dataset: 'served_log' });
     assertRefused(skew, `served_log@${logged}`, 'row_count');
+    // The error names the request field that named the dataset, as other bad input does.
+    assert.deepEqual(retrieved.body.errors, [{ field: 'entity_dataset', reason: 'row_count: 2 rows; expected ≤ 1' }]);
+    assert.deepEqual(skew.body.errors, [{ field: 'logged_dataset', reason: 'row_count: 2 rows; expected ≤ 1' }]);
   });
 
   it('uses the source again once its latest version is one that did not fail', async () => {

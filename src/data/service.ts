@@ -827,10 +827,11 @@ export class DatasetService {
   /**
    * The gate every consumer of a version (training, pipelines, the feature store) calls first: throws
    * INVALID_STATE (400) naming the failed `error` rules while the latest report of any rules set run
-   * on the version failed — or, with `requireValidation`, when it was never validated. Returns the
-   * version.
+   * on the version failed — or, with `requireValidation`, when it was never validated. The error's
+   * fields are the failed rules (`rules.<rule>`), or with `field` — the request field that named the
+   * version — that field, once per failed rule. Returns the version.
    */
-  async assertUsable(ctx: RequestContext, name: string, selector: string, options: { requireValidation?: boolean } = {}): Promise<DatasetVersion> {
+  async assertUsable(ctx: RequestContext, name: string, selector: string, options: { requireValidation?: boolean; field?: string } = {}): Promise<DatasetVersion> {
     const version = await this.getVersion(ctx, name, selector, { profile: false });
     const ref = formatVersionRef(name, version.version.slice(0, 12));
     if (version.validation.status === 'failed') {
@@ -840,7 +841,7 @@ export class DatasetService {
       throw new MloopError(
         'INVALID_STATE',
         `dataset ${ref} failed validation and cannot be used: ${failed.map((r) => `${r.name} (${r.message})`).join('; ')} [report${reports.length > 1 ? 's' : ''} ${reports.map((r) => r.id).join(', ')}]`,
-        { fields: failed.map((r) => ({ field: `rules.${r.name}`, reason: r.message })) },
+        { fields: failed.map((r) => (options.field ? { field: options.field, reason: `${r.name}: ${r.message}` } : { field: `rules.${r.name}`, reason: r.message })) },
       );
     }
     if (options.requireValidation && version.validation.status === 'unvalidated') {

@@ -741,7 +741,7 @@ export class FeatureStoreService {
     if (input.entity_dataset !== undefined) {
       const at = input.entity_dataset.lastIndexOf('@');
       const name = at === -1 ? input.entity_dataset : input.entity_dataset.slice(0, at);
-      const ds = await this.#resolveDataset(ctx, name, at === -1 ? undefined : input.entity_dataset.slice(at + 1));
+      const ds = await this.#resolveDataset(ctx, name, at === -1 ? undefined : input.entity_dataset.slice(at + 1), fields.dataset);
       const columns = ds.schema.columns;
       const missing = [...required.keys()].filter((k) => !columns.some((c) => c.name === k));
       if (missing.length > 0) throw invalidParam(fields.dataset, `dataset ${name} lacks column(s) ${missing.join(', ')}`);
@@ -794,10 +794,11 @@ export class FeatureStoreService {
   /**
    * A dataset version (the latest when `version` is absent) with a local file DuckDB can read. A
    * version whose validation failed is refused (INVALID_STATE, as training refuses it): sources,
-   * entity rows and logged rows all pass this gate.
+   * entity rows and logged rows all pass this gate; `field` is the request field that named the
+   * dataset (entity_dataset, logged_dataset), which the refusal then names.
    */
-  async #resolveDataset(ctx: RequestContext, name: string, version?: string): Promise<{ name: string; version: string; path: string; schema: DatasetSchema }> {
-    const usable = await this.deps.datasets.assertUsable(ctx, name, version ?? 'latest');
+  async #resolveDataset(ctx: RequestContext, name: string, version?: string, field?: string): Promise<{ name: string; version: string; path: string; schema: DatasetSchema }> {
+    const usable = await this.deps.datasets.assertUsable(ctx, name, version ?? 'latest', field ? { field } : {});
     const found = await this.deps.datasets.localParquetPath(ctx, name, usable.version);
     return { name, ...found };
   }
