@@ -627,6 +627,7 @@ for (const backend of metadataBackends()) {
         ]);
       });
 
+      // SQLite runs one transaction at a time, so only the PostgreSQL run exercises the compare-and-set.
       it('loses no entry when many clients log models to one run at once', async () => {
         const run = await newRun(await newExperiment());
         const runId = run.info.run_id;
