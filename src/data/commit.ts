@@ -207,8 +207,17 @@ async function commit(
         let seq = 0;
         for (const held of lockOrder({ project: ctx.project, name }, meta.parents)) {
           if (held.project === ctx.project && held.name === name) {
-            await data.store.ensureDataset(trx, ctx.project, name, now);
-            seq = await data.store.nextSeq(trx, ctx.project, name);
+            // A deletion of the dataset may commit between ensuring its row and taking it: then it is
+            // made again (this version is the first of a new dataset), at most a few times.
+            for (let attempt = 1; ; attempt++) {
+              await data.store.ensureDataset(trx, ctx.project, name, now);
+              const next = await data.store.nextSeq(trx, ctx.project, name);
+              if (next !== undefined) {
+                seq = next;
+                break;
+              }
+              if (attempt === 5) throw new MloopError('CONFLICT', `dataset "${name}" is being deleted and added at once; try again`);
+            }
           } else if (!(await data.store.lockDataset(trx, data.deps.metadata.dialect, held.project, held.name, 'shared'))) {
             throw notFound(`dataset "${held.name}" was deleted meanwhile; it no longer holds the versions to derive from`);
           }
@@ -250,7 +259,7 @@ async function commit(
             meta.parents,
           );
         } catch (error) {
-          if (data.deps.metadata.isUniqueViolation(error)) return false;
+          if (data.deps.metadata.isUniqueViolation(error)) return undefined;
           throw error;
         }
         for (const parent of meta.parents) {
@@ -265,11 +274,18 @@ async function commit(
           });
         }
         await data.store.updateDataset(trx, ctx.project, name, { updated_at: now });
-        return true;
+        // Read back in the transaction: a deletion right after the commit must not leave nothing to answer.
+        const row = (await data.store.version(trx, ctx.project, name, version))!;
+        return { row, version: await data.toVersion(trx, row, false) };
       });
+      if (inserted) {
+        if (inserted.row.profile === PENDING_PROFILE) data.profileInBackground(inserted.row);
+        return { version: inserted.version, created: true };
+      }
+      // Another commit stored the same content first.
       const row = await data.store.version(data.db, ctx.project, name, version);
-      if (row!.profile === PENDING_PROFILE) data.profileInBackground(row!);
-      return { version: await data.toVersion(data.db, row!, false), created: inserted };
+      if (!row) throw new MloopError('CONFLICT', `dataset "${name}" version ${version.slice(0, 12)} was deleted as it was being added again; try again`);
+      return { version: await data.toVersion(data.db, row, false), created: false };
     } catch (error) {
       // Nothing references content that was only just stored: take it back out.
       if (stored.created) await data.collect(version);

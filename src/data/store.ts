@@ -176,19 +176,20 @@ export class DatasetStore {
   }
 
   /**
-   * Takes the next place in the commit order of dataset `name` (which must exist) for a version about
-   * to be inserted. Run in the transaction that inserts it: the write holds the dataset's row until
-   * commit, so versions of one dataset are committed one after the other.
+   * Takes the next place in the commit order of dataset `name` for a version about to be inserted;
+   * undefined when the dataset has no row (a deletion may have removed it since it was ensured). Run
+   * in the transaction that inserts it: the write holds the dataset's row until commit, so versions
+   * of one dataset are committed one after the other.
    */
-  async nextSeq(db: Db, project: string, name: string): Promise<number> {
+  async nextSeq(db: Db, project: string, name: string): Promise<number | undefined> {
     const row = await db
       .updateTable('dataset_names')
       .set((eb) => ({ last_seq: eb('last_seq', '+', 1) }))
       .where('project', '=', project)
       .where('name', '=', name)
       .returning('last_seq')
-      .executeTakeFirstOrThrow();
-    return Number(row.last_seq);
+      .executeTakeFirst();
+    return row === undefined ? undefined : Number(row.last_seq);
   }
 
   /** Inserts a version with its parents; a duplicate surfaces as the store's unique violation. */
