@@ -135,6 +135,15 @@ describe('mloop train, tune, evaluate and model card', () => {
     const ungated = await cli('evaluate', 'bc@1', '--data', 'bc@latest', '--no-shap', '--no-permutation', '--no-gate', '--bootstrap', '0', '--json');
     assert.equal(ungated.code, 0, ungated.stderr);
     assert.equal(JSON.parse(ungated.stdout).rows.mode, 'all');
+    // --holdout alone scores the holdout of the dataset version the model was trained on.
+    const trainedOn = await cli('evaluate', 'bc@1', '--holdout', '--no-shap', '--no-permutation', '--no-gate', '--bootstrap', '0', '--json');
+    assert.equal(trainedOn.code, 0, trainedOn.stderr);
+    const again = JSON.parse(trainedOn.stdout);
+    assert.deepEqual([again.dataset, again.rows], [report.dataset, report.rows]);
+    assert.equal(again.metrics.roc_auc.value, report.metrics.roc_auc.value);
+    const neither = await cli('evaluate', 'bc@1', '--no-shap', '--json');
+    assert.notEqual(neither.code, 0);
+    assert.deepEqual(JSON.parse(neither.stderr).error.fields.map((f: { field: string }) => f.field), ['dataset']);
   });
 
   it('passes slice and fairness options of evaluate to the request', async () => {

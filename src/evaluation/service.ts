@@ -70,7 +70,8 @@ export const evaluationRequestSchema = z.strictObject({
   version: z.union([z.string().min(1), z.number().int().min(1)]).optional(),
   alias: z.string().min(1).max(255).optional(),
   /** Dataset version to score, `name@version`. */
-  dataset: z.string({ error: 'expected a dataset reference name@version' }).min(1).max(1000),
+  /** Optional with `rows: "holdout"`: the dataset version the model was trained on. */
+  dataset: z.string({ error: 'expected a dataset reference name@version' }).min(1).max(1000).optional(),
   /** `all` rows of the dataset, or only the `holdout` rows of the run that trained the model (same dataset version). */
   rows: z.enum(['all', 'holdout']).default('all'),
   /** Label column; default the model's target. */
@@ -221,7 +222,9 @@ export class EvaluationService {
     const { version, alias } = await this.#resolveModel(ctx, request.model, request.version, request.alias);
     const folder = await this.#folder(version);
     const signature = folder.signature;
-    const ref = parseVersionRef(request.dataset, 'dataset');
+    const holdout = request.rows === 'holdout' ? await this.#holdout(ctx, version) : undefined;
+    if (request.dataset === undefined && !holdout) throw invalidParam('dataset', 'required (or rows "holdout", which scores the holdout of the dataset version the model was trained on)');
+    const ref = parseVersionRef(request.dataset ?? holdout!.dataset, 'dataset');
     const data = await usableDatasetVersion(this.deps.datasets, ctx, ref.name, ref.version);
     const shown = formatVersionRef(data.dataset, data.version.slice(0, 12));
     const columns = new Map(data.schema.columns.map((c) => [c.name, c]));
@@ -275,10 +278,7 @@ export class EvaluationService {
     });
     const permutationMetric = request.permutation.metric ?? (task === 'binary' ? 'roc_auc' : task === 'multiclass' ? 'accuracy' : 'r2');
     if (!applicable.has(permutationMetric)) throw invalidParam('permutation.metric', `metric ${permutationMetric} does not apply to a ${task} task`);
-    if (request.rows === 'holdout') {
-      if (!version.run_id) throw invalidParam('rows', 'the model version has no run, so it has no holdout; use rows "all"');
-      await this.#holdoutRows(ctx, version, { name: data.dataset, version: data.version });
-    }
+    if (holdout) checkHoldoutDataset(holdout, { name: data.dataset, version: data.version });
     return {
       model: { name: version.name, version: version.version, ...(alias ? { via: alias } : {}) },
       dataset: { name: data.dataset, version: data.version },
@@ -398,8 +398,10 @@ export class EvaluationService {
   }
 
   /** The holdout rows the model's training run kept out, when they index this dataset version. */
-  async #holdoutRows(ctx: RequestContext, version: ModelVersion, data: { name: string; version: string }): Promise<number[]> {
-    const run = await this.deps.tracking.getRun(ctx, version.run_id!);
+  /** The holdout rows the model's training run recorded, and the dataset version (`name@version`) they index. */
+  async #holdout(ctx: RequestContext, version: ModelVersion): Promise<{ dataset: string; rows: number[] }> {
+    if (!version.run_id) throw invalidParam('rows', 'the model version has no run, so it has no holdout; use rows "all"');
+    const run = await this.deps.tracking.getRun(ctx, version.run_id);
     let text: string;
     try {
       const key = `${artifactUriToKey(run.info.artifact_uri, 'artifact_uri')}/split/holdout_rows.json`;
@@ -411,11 +413,7 @@ export class EvaluationService {
       if (isMloopError(error)) throw invalidParam('rows', `the run ${version.run_id} of the model recorded no holdout rows; use rows "all"`);
       throw error;
     }
-    const holdout = JSON.parse(text) as { dataset: string; rows: number[] };
-    if (holdout.dataset !== `${data.name}@${data.version}`) {
-      throw invalidParam('rows', `the model's holdout rows index ${holdout.dataset}, not ${data.name}@${data.version}`);
-    }
-    return holdout.rows;
+    return JSON.parse(text) as { dataset: string; rows: number[] };
   }
 
   // ------------------------------------------------------------------ the job
@@ -431,7 +429,11 @@ export class EvaluationService {
     const columns = [...new Set([...signature.inputs.flatMap((i) => inputColumns(i)), plan.target, ...plan.slices, ...plan.fairness])];
     run.progress(0.05, `reading ${plan.dataset.name}@${plan.dataset.version.slice(0, 12)}`);
     let table = await this.deps.datasets.readTable(ctx, plan.dataset.name, plan.dataset.version, { columns });
-    if (plan.rows === 'holdout') table = subsetTable(table, await this.#holdoutRows(ctx, version, plan.dataset));
+    if (plan.rows === 'holdout') {
+      const holdout = await this.#holdout(ctx, version);
+      checkHoldoutDataset(holdout, plan.dataset);
+      table = subsetTable(table, holdout.rows);
+    }
     if (table.rows === 0) throw invalidParam('dataset', 'no rows to evaluate');
     const yTrue = encodeLabels(table, plan.target, plan.task, signature);
 
@@ -624,6 +626,13 @@ export class EvaluationService {
 }
 
 // ------------------------------------------------------------------ helpers
+
+/** INVALID_PARAMETER_VALUE on `rows` unless `holdout` indexes rows of dataset version `data`. */
+function checkHoldoutDataset(holdout: { dataset: string }, data: { name: string; version: string }): void {
+  if (holdout.dataset !== `${data.name}@${data.version}`) {
+    throw invalidParam('rows', `the model's holdout rows index ${holdout.dataset}, not ${data.name}@${data.version}`);
+  }
+}
 
 /** The group of each row for a fairness audit: a numeric value by its {@link numericValueKey}; missing is null. */
 function fairnessGroups(column: Column): (string | null)[] {

@@ -13,7 +13,7 @@ import type { ClientOptions } from './options.ts';
 export const GATE_FAILED_EXIT = 3;
 
 interface EvaluateOptions extends ClientOptions {
-  data: string;
+  data?: string;
   holdout?: boolean;
   target?: string;
   slice?: string[];
@@ -53,8 +53,8 @@ export function registerEvaluationCommands(program: Command): void {
   withClientOptions(program.command('evaluate'))
     .description(`evaluate a model version on a dataset version: metrics with intervals, slices, fairness, explanations, latency and the model's gate (exit ${GATE_FAILED_EXIT} when the gate fails)`)
     .argument('<model>', 'MODEL@VERSION or MODEL@ALIAS (MODEL alone: the latest version)')
-    .requiredOption('-d, --data <name@version>', 'dataset version to score')
-    .option('--holdout', "score only the holdout rows of the model's training run (the same dataset version)")
+    .option('-d, --data <name@version>', 'dataset version to score (with --holdout: the one the model was trained on)')
+    .option('--holdout', "score only the holdout rows of the model's training run (its dataset version unless --data names it)")
     .option('--target <column>', "label column (default: the model's target)")
     .option('--slice <column>', 'report metrics per value or bucket of this column, repeatable', collect)
     .addOption(new Option('--slice-mode <mode>', 'numeric slice columns: per value, quantile buckets, or auto (per value when at most 20 distinct values)').choices(['auto', 'value', 'quantile']))
@@ -75,7 +75,7 @@ export function registerEvaluationCommands(program: Command): void {
       const client = clientOf(options);
       const job = await client.submitEvaluation({
         model,
-        dataset: options.data,
+        ...(options.data ? { dataset: options.data } : {}),
         ...(options.holdout ? { rows: 'holdout' } : {}),
         ...(options.target ? { target: options.target } : {}),
         ...(options.slice ? { slices: options.slice } : {}),
