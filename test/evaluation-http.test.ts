@@ -175,6 +175,30 @@ describe('evaluations, gates and model cards', () => {
     assert.equal((await server.json('GET', '/api/v1/models/bcp/gate')).body.gate, null);
   });
 
+  it("returns an evaluation job's stored result in today's shape, as /evaluations does", async () => {
+    const report = await evaluate({ model: 'bcp@1', dataset: 'bcp@latest', rows: 'holdout', shap: { enabled: false }, permutation: { enabled: false }, latency: { enabled: false }, bootstrap: { n: 0 } });
+    const job = (await server.json('GET', `/api/v1/jobs/${report.job_id}`)).body;
+    assert.deepEqual(job.result.fairness, report.fairness);
+    // The result as a release before the per-group disparities stored it.
+    const earlier = {
+      ...job.result,
+      fairness: job.result.fairness.map((f: any) => {
+        const { demographicParityDifference, demographicParityRatio, ...overall } = f.overall;
+        return {
+          ...f,
+          overall: { ...overall, statisticalParityDifference: demographicParityDifference, disparateImpact: demographicParityRatio },
+          groups: f.groups.map(({ disparateImpact: _d, statisticalParityDifference: _s, ...g }: any) => g),
+        };
+      }),
+    };
+    await server.metadata.db.updateTable('jobs').set({ result: JSON.stringify(earlier) }).where('id', '=', report.job_id).execute();
+    assert.notDeepEqual(earlier.fairness, report.fairness);
+    const read = (await server.json('GET', `/api/v1/jobs/${report.job_id}`)).body;
+    assert.deepEqual(read.result.fairness, report.fairness);
+    const listed = (await server.json('GET', '/api/v1/jobs?kind=evaluation&max_results=1000')).body.jobs.find((j: any) => j.id === report.job_id);
+    assert.deepEqual(listed.result.fairness, report.fairness);
+  });
+
   it('tests each disparity at the requested alpha against the requested reference, for the report and the gate', async () => {
     await server.json('PUT', '/api/v1/models/bcp/gate', { checks: [{ kind: 'fairness', attribute: 'group', measure: 'disparate_impact', min: 0.8, max: 1.25, significantOnly: true }] });
     const body = { model: 'bcp@1', dataset: 'bcp@latest', rows: 'holdout', shap: { enabled: false }, permutation: { enabled: false }, latency: { enabled: false }, bootstrap: { n: 0 } };

@@ -172,7 +172,7 @@ export class EvaluationService {
   readonly store = new EvaluationStore();
 
   constructor(readonly deps: EvaluationDeps) {
-    deps.jobs.register('evaluation', (run) => this.#run(run));
+    deps.jobs.register('evaluation', (run) => this.#run(run), { readResult: (stored) => readReport(stored as EvaluationReport) });
   }
 
   // ------------------------------------------------------------------ gate and card specs
@@ -703,6 +703,10 @@ function stringifyReport(report: EvaluationReport): string {
 }
 
 function toReport(row: EvaluationRow): EvaluationReport {
-  const report = JSON.parse(row.report) as EvaluationReport;
+  return readReport(JSON.parse(row.report) as EvaluationReport);
+}
+
+/** A stored report in today's shape (fairness reports stored before the per-group disparities are upgraded). */
+function readReport(report: EvaluationReport): EvaluationReport {
   return { ...report, fairness: report.fairness.map(upgradeFairnessReport) };
 }

@@ -17,7 +17,7 @@ import { decodePageToken, nextPageToken } from '../core/search/index.ts';
 import type { MetadataStore } from '../storage/ports.ts';
 import { isFinal, JOB_STATUSES, type Job, type JobError, type JobStatus } from './domain.ts';
 import { InProcessJobRunner, type JobRunner } from './runner.ts';
-import { JobStore, toJob } from './store.ts';
+import { JobStore, toJob, type JobRow } from './store.ts';
 
 /** What a handler sees while its job runs. */
 export interface JobContext {
@@ -37,6 +37,15 @@ export interface JobContext {
 
 /** Runs one kind of job; resolves its result (stored as JSON). */
 export type JobHandler = (run: JobContext) => Promise<unknown>;
+
+/** Options of {@link JobService.register}. */
+export interface JobKindOptions {
+  /**
+   * Reads a stored result as the kind's current shape (a result stored by an earlier release may use
+   * older field names); applied wherever jobs are returned.
+   */
+  readonly readResult?: (stored: unknown) => unknown;
+}
 
 /** Thrown inside a job that was cancelled. */
 export class JobCancelledError extends Error {
@@ -84,6 +93,7 @@ export class JobService {
   readonly runner: JobRunner;
   readonly workerId: string;
   readonly #handlers = new Map<string, JobHandler>();
+  readonly #readers = new Map<string, (stored: unknown) => unknown>();
   readonly #running = new Map<string, AbortController>();
   readonly #wall: Clock;
   readonly #heartbeatMs: number;
@@ -101,9 +111,17 @@ export class JobService {
   }
 
   /** Registers the handler of job kind `kind` (once per kind). */
-  register(kind: string, handler: JobHandler): void {
+  register(kind: string, handler: JobHandler, options: JobKindOptions = {}): void {
     if (this.#handlers.has(kind)) throw new Error(`job kind ${kind} is already registered`);
     this.#handlers.set(kind, handler);
+    if (options.readResult) this.#readers.set(kind, options.readResult);
+  }
+
+  /** A stored job as the API returns it: its result read by its kind's reader, if it has one. */
+  #toJob(row: JobRow): Job {
+    const job = toJob(row);
+    const read = this.#readers.get(job.kind);
+    return read && job.result !== null && job.result !== undefined ? { ...job, result: read(job.result) } : job;
   }
 
   /** Persists a job of `kind` for the (already validated) `spec` and schedules it. */
@@ -143,7 +161,7 @@ export class JobService {
   async get(ctx: RequestContext, id: string, kinds?: readonly string[]): Promise<Job> {
     const row = await this.store.get(this.deps.metadata.db, id, ctx.project);
     if (!row || (kinds && !kinds.includes(row.kind))) throw notFound(`job ${JSON.stringify(id)} does not exist${kinds ? ` among ${kinds.join(' or ')} jobs` : ''}`);
-    return toJob(row);
+    return this.#toJob(row);
   }
 
   /** Jobs of the caller's project, newest first, a page at a time. */
@@ -158,7 +176,7 @@ export class JobService {
     const offset = decodePageToken(options.page_token);
     const rows = await this.store.list(this.deps.metadata.db, { project: ctx.project, kinds: options.kinds, statuses, limit: limit + 1, offset });
     const next = nextPageToken(offset, limit, rows.length);
-    return { jobs: rows.slice(0, limit).map(toJob), ...(next ? { next_page_token: next } : {}) };
+    return { jobs: rows.slice(0, limit).map((row) => this.#toJob(row)), ...(next ? { next_page_token: next } : {}) };
   }
 
   /**
