@@ -3,6 +3,7 @@
  * same permutation importance and KernelSHAP as for mloop's own models, over the raw dataset columns
  * the signature reads, with every perturbed matrix scored in onnxruntime by `scoreTable` — the path
  * that evaluates these models. Each matrix the explainers ask for is one batched scoring call.
+ * Evaluations run it on the compute worker (`explainExternal` in `compute.ts`).
  */
 import type * as ort from 'onnxruntime-node';
 import { invalidParam } from '../core/errors.ts';

@@ -37,7 +37,6 @@ import { inputColumns, measureLatency, openSession, scoreTable } from '../traini
 import type { Column, Table, Task } from '../training/types.ts';
 import { estimateMetric, type MetricEstimate } from './bootstrap.ts';
 import type { ExplainOutput, ExplainSettings } from './explain/explanations.ts';
-import { explainExternalModel } from './external-explain.ts';
 import { fairnessAudit, upgradeFairnessReport, type FairnessReport } from './fairness.ts';
 import { evaluateGate, gateSpecSchema, parseGateSpec, type GateResult, type GateSpec } from './gate.ts';
 import { calibrationCurve, type CalibrationCurve } from './metrics/calibration.ts';
@@ -516,14 +515,14 @@ export class EvaluationService {
         }
       } else {
         // An external ONNX file: the explainers' matrices are scored in onnxruntime, as the metrics were.
-        const explainSession = await openSession(folder.onnx);
+        const compute = new ComputeClient({ mode: this.deps.compute, signal: run.signal });
         try {
-          explanations = await explainExternalModel(explainSession, { ...signature, task: plan.task, target: plan.target }, sample, sampleY, settings, { onProgress, beforeScoring: () => run.checkCancelled() });
+          explanations = await compute.explainExternal({ onnx: folder.onnx, signature: { ...signature, task: plan.task, target: plan.target }, table: sample, yTrue: sampleY, settings }, onProgress);
         } catch (error) {
           if (!isMloopError(error)) throw error;
           notes.push(`explanations not possible: ${error.message}`);
         } finally {
-          await explainSession.release();
+          compute.close();
         }
       }
     }

@@ -7,8 +7,8 @@
 import type { Worker } from 'node:worker_threads';
 import { MloopError, type ErrorCode, ERROR_CATALOGUE } from '../core/errors.ts';
 import type { ExplainOutput } from '../evaluation/explain/explanations.ts';
-import type { CvInput, ExplainInput, FitInput, FitOutput, ProgressFn } from './compute.ts';
-import { crossValidateCandidate, explainModel, fitAndExport } from './compute.ts';
+import type { CvInput, ExplainInput, ExternalExplainInput, FitInput, FitOutput, ProgressFn } from './compute.ts';
+import { crossValidateCandidate, explainExternal, explainModel, fitAndExport } from './compute.ts';
 import type { ComputeMessage, ComputeRequest } from './compute-worker.ts';
 import type { CrossValidationResult } from './cv.ts';
 import { WorkerPool } from './workers.ts';
@@ -46,6 +46,11 @@ export class ComputeClient {
   /** See {@link explainModel}. */
   explain(input: ExplainInput, onProgress?: ProgressFn): Promise<ExplainOutput> {
     return this.#mode === 'inline' ? Promise.resolve().then(() => explainModel(input, onProgress)) : (this.#run('explain', input, onProgress) as Promise<ExplainOutput>);
+  }
+
+  /** See {@link explainExternal}. */
+  explainExternal(input: ExternalExplainInput, onProgress?: ProgressFn): Promise<ExplainOutput> {
+    return this.#mode === 'inline' ? explainExternal(input, onProgress) : (this.#run('explain-external', input, onProgress) as Promise<ExplainOutput>);
   }
 
   /** Returns the worker to the pool (or ends it when it failed or a task is still running). */

@@ -5,13 +5,13 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { isMloopError } from '../core/errors.ts';
-import { crossValidateCandidate, explainModel, fitAndExport } from './compute.ts';
+import { crossValidateCandidate, explainExternal, explainModel, fitAndExport } from './compute.ts';
 import { announceReady } from './workers.ts';
 
 /** A request to the worker. */
 export interface ComputeRequest {
   readonly id: number;
-  readonly task: 'fit' | 'cv' | 'explain';
+  readonly task: 'fit' | 'cv' | 'explain' | 'explain-external';
   readonly input: unknown;
 }
 
@@ -39,6 +39,8 @@ port.on('message', (request: ComputeRequest) => {
         return crossValidateCandidate(request.input as Parameters<typeof crossValidateCandidate>[0], progress);
       case 'explain':
         return explainModel(request.input as Parameters<typeof explainModel>[0], progress);
+      case 'explain-external':
+        return explainExternal(request.input as Parameters<typeof explainExternal>[0], progress);
     }
   };
   run().then(

@@ -1,20 +1,21 @@
 /**
  * The CPU-heavy work of training jobs and evaluations, as plain functions over in-memory tables:
  * fitting and exporting a pipeline, cross-validating a candidate, and explaining a model (permutation
- * importance, KernelSHAP). The job handlers run them on a worker thread (`compute-worker.ts`) so the
+ * importance, KernelSHAP), also of external ONNX files scored in onnxruntime. The job handlers run them on a worker thread (`compute-worker.ts`) so the
  * server keeps answering while a model trains; benchmarks and tests call them directly.
  */
 import { estimateMetric, type MetricEstimate } from '../evaluation/bootstrap.ts';
-import { encodeRaw, explainSteps, outputLabels, shapSummary, type ExplainOutput, type ShapExplanation as ExplainShap } from '../evaluation/explain/explanations.ts';
+import { encodeRaw, explainSteps, outputLabels, shapSummary, type ExplainOutput, type ExplainSettings, type ShapExplanation as ExplainShap } from '../evaluation/explain/explanations.ts';
 import { runPredicting } from '../evaluation/explain/types.ts';
 import { checkClasses, crossValidate, encodeProblemTarget, evaluationData, subsetTable, type CrossValidationResult, type LearningProblem } from './cv.ts';
 import type { DpSgdParams, PrivacyReport } from './dp/dp-sgd.ts';
 import { EXTRA_RESTORERS, modelKind } from './estimators.ts';
+import type { StoredSignature } from './model-files.ts';
 import { fitPipeline, restorePipeline, type ModelSignature, type Pipeline, type PipelineState } from './pipeline.ts';
 import type { PreprocessOptions } from './preprocess.ts';
 import { HistGradientBoostingModel } from './trees/hgbt.ts';
 import { treeShap } from './trees/shap.ts';
-import type { Column, Table } from './types.ts';
+import type { Column, Table, Task } from './types.ts';
 
 
 /** A model to train: its kind, resolved hyperparameters, DP settings and preprocessing overrides. */
@@ -174,6 +175,31 @@ export function explainModel(input: ExplainInput, onProgress?: ProgressFn): Expl
   const shap = treeExplanation(pipeline, pipeline.model as HistGradientBoostingModel, input.table, Math.min(matrix.rows, input.shap!.rows));
   onProgress?.(1, 'explanations done');
   return { ...out, shap };
+}
+
+/** Input of {@link explainExternal}. */
+export interface ExternalExplainInput {
+  /** The model's ONNX file. */
+  readonly onnx: Uint8Array;
+  readonly signature: StoredSignature & { readonly task: Task };
+  /** The rows to explain on, with (at least) the signature's input columns. */
+  readonly table: Table;
+  /** Class indices (classification) or values (regression), one per row of `table`. */
+  readonly yTrue: Float64Array;
+  readonly settings: ExplainSettings;
+}
+
+/** Permutation importance and KernelSHAP of an external ONNX file, scored in onnxruntime (see `explainExternalModel`). */
+export async function explainExternal(input: ExternalExplainInput, onProgress?: ProgressFn): Promise<ExplainOutput> {
+  // Imported on first use, so that workers that only train never load onnxruntime.
+  const { openSession } = await import('./scoring.ts');
+  const { explainExternalModel } = await import('../evaluation/external-explain.ts');
+  const session = await openSession(input.onnx);
+  try {
+    return await explainExternalModel(session, input.signature, input.table, input.yTrue, input.settings, { ...(onProgress ? { onProgress } : {}) });
+  } finally {
+    await session.release();
+  }
 }
 
 /**
