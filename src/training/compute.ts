@@ -1,8 +1,9 @@
 /**
  * The CPU-heavy work of training jobs and evaluations, as plain functions over in-memory tables:
  * fitting and exporting a pipeline, cross-validating a candidate, and explaining a model (permutation
- * importance, KernelSHAP), also of external ONNX files scored in onnxruntime. The job handlers run them on a worker thread (`compute-worker.ts`) so the
- * server keeps answering while a model trains; benchmarks and tests call them directly.
+ * importance, KernelSHAP) — mloop's own pipelines, and external ONNX files scored in onnxruntime. The
+ * job handlers run them on a worker thread (`compute-worker.ts`) so the server keeps answering while a
+ * model trains; benchmarks and tests call them directly.
  */
 import { estimateMetric, type MetricEstimate } from '../evaluation/bootstrap.ts';
 import { encodeRaw, explainSteps, outputLabels, shapSummary, type ExplainOutput, type ExplainSettings, type ShapExplanation as ExplainShap } from '../evaluation/explain/explanations.ts';
@@ -16,7 +17,6 @@ import type { PreprocessOptions } from './preprocess.ts';
 import { HistGradientBoostingModel } from './trees/hgbt.ts';
 import { treeShap } from './trees/shap.ts';
 import type { Column, Table, Task } from './types.ts';
-
 
 /** A model to train: its kind, resolved hyperparameters, DP settings and preprocessing overrides. */
 export interface ModelChoice {
