@@ -340,42 +340,26 @@ export class DatasetStore {
 
   /** The verdicts on a version: the latest report of each rules set (by its sha256) run on it, newest first. */
   verdicts(db: Db, project: string, name: string, version: string): Promise<ValidationRow[]> {
-    return db
-      .selectFrom('dataset_validations')
-      .selectAll()
-      .where('project', '=', project)
-      .where('name', '=', name)
-      .where('version', '=', version)
-      .where('seq', 'in', (eb) =>
-        eb
-          .selectFrom('dataset_validations')
-          .select((e) => e.fn.max('seq').as('seq'))
-          .where('project', '=', project)
-          .where('name', '=', name)
-          .where('version', '=', version)
-          .groupBy('rules_sha256'),
-      )
-      .orderBy('seq', 'desc')
-      .execute();
+    const latestOfEachRulesSet = reportsOf(db, project, name, version)
+      .select((e) => e.fn.max('seq').as('seq'))
+      .groupBy('rules_sha256');
+    return reportsOf(db, project, name, version).selectAll().where('seq', 'in', latestOfEachRulesSet).orderBy('seq', 'desc').execute();
   }
 
   /** Validation reports of a version, newest first. */
   validations(db: Db, project: string, name: string, version: string): Promise<ValidationRow[]> {
-    return db
-      .selectFrom('dataset_validations')
-      .selectAll()
-      .where('project', '=', project)
-      .where('name', '=', name)
-      .where('version', '=', version)
-      .orderBy('created_at', 'desc')
-      .orderBy('seq', 'desc')
-      .execute();
+    return reportsOf(db, project, name, version).selectAll().orderBy('created_at', 'desc').orderBy('seq', 'desc').execute();
   }
 
   /** One validation report, or undefined. */
   validation(db: Db, project: string, id: string): Promise<ValidationRow | undefined> {
     return db.selectFrom('dataset_validations').selectAll().where('project', '=', project).where('id', '=', id).executeTakeFirst();
   }
+}
+
+/** The validation reports of one version, as a query to select from. */
+function reportsOf(db: Db, project: string, name: string, version: string) {
+  return db.selectFrom('dataset_validations').where('project', '=', project).where('name', '=', name).where('version', '=', version);
 }
 
 /** The versions of a dataset without profiles, the last committed first. */
